@@ -1,0 +1,134 @@
+"""Model building, complexity and latency measurement for the tools."""
+import statistics
+import time
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+from torch import nn
+
+
+def build_inference_model(cfg: Config,
+                          checkpoint: Optional[str] = None,
+                          device: str = 'cpu') -> nn.Module:
+    """Build ``cfg.model`` for inference: BN instead of SyncBN, eval mode,
+    weights from ``checkpoint`` if given."""
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    from mmseg.registry import MODELS
+    model = MODELS.build(cfg.model)
+    if checkpoint:
+        load_checkpoint(model, checkpoint, map_location='cpu')
+    model = revert_sync_batchnorm(model)
+    return model.to(device).eval()
+
+
+def random_inputs(model: nn.Module, shape: Tuple[int, int],
+                  batch_size: int = 1) -> torch.Tensor:
+    """A normalised random batch as the data preprocessor would make it."""
+    data = dict(
+        inputs=[
+            torch.randint(0, 256, (3, *shape), dtype=torch.uint8)
+            for _ in range(batch_size)
+        ],
+        data_samples=None)
+    return model.data_preprocessor(data, False)['inputs']
+
+
+def executed_parameter_count(model: nn.Module, inputs: torch.Tensor) -> int:
+    """Parameters of the modules that run in ``model(inputs)`` (tensor mode).
+
+    Training-only branches (auxiliary heads, DSRL's SISR head and FA
+    transform) do not run at inference and are not counted.
+    """
+    ran: List[nn.Module] = []
+    hooks = [
+        m.register_forward_hook(lambda mod, _i, _o: ran.append(mod))
+        for m in model.modules()
+    ]
+    try:
+        with torch.no_grad():
+            model(inputs, mode='tensor')
+    finally:
+        for h in hooks:
+            h.remove()
+    seen = set()
+    total = 0
+    for module in ran:
+        for p in module.parameters(recurse=False):
+            if id(p) not in seen:
+                seen.add(id(p))
+                total += p.numel()
+    return total
+
+
+def inference_complexity(model: nn.Module,
+                         shape: Tuple[int, int]) -> Dict[str, float]:
+    """FLOPs (multiply-adds, mmengine's convention) and parameters of the
+    inference graph (``mode='tensor'``) for one image of ``shape``."""
+    from mmengine.analysis import FlopAnalyzer
+    inputs = random_inputs(model, shape)
+
+    class _TensorMode(nn.Module):
+
+        def __init__(self, inner: nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(x, mode='tensor')
+
+    analyzer = FlopAnalyzer(_TensorMode(model), (inputs, ))
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    with torch.no_grad():
+        flops = analyzer.total()
+    return dict(
+        flops=float(flops),
+        params=float(executed_parameter_count(model, inputs)),
+        all_params=float(sum(p.numel() for p in model.parameters())))
+
+
+def time_inference(model: nn.Module,
+                   shape: Tuple[int, int],
+                   warmup: int = 2,
+                   runs: int = 10,
+                   batch_size: int = 1,
+                   mode: str = 'tensor') -> Dict[str, float]:
+    """Latency of ``model`` on random input: ``warmup`` untimed runs, then
+    ``runs`` timed ones (CUDA synchronised when on a GPU).
+
+    Args:
+        mode (str): 'tensor' (network only) or 'predict' (with the resize
+            to the image and argmax of mmseg's post-processing).
+
+    Returns:
+        dict: median / min / max / stdev seconds and images per second.
+    """
+    device = next(model.parameters()).device
+    inputs = random_inputs(model, shape, batch_size).to(device)
+
+    def once() -> float:
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        model(inputs, mode=mode)
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    times = []
+    with torch.no_grad():
+        for _ in range(warmup):
+            once()
+        for _ in range(runs):
+            times.append(once())
+    median = statistics.median(times)
+    return dict(
+        median=median,
+        min=min(times),
+        max=max(times),
+        stdev=statistics.stdev(times) if len(times) > 1 else 0.0,
+        images_per_s=batch_size / median)

@@ -1,0 +1,115 @@
+"""Work-arounds for upstream breakages of the pinned stack (SPEC section 3).
+
+Applied once, on ``import mmseg_dsrl`` (so also through ``custom_imports``).
+Each work-around is a function below with the reason in its docstring.
+
+torch >= 2.6 loads checkpoints with ``weights_only=True`` and mmengine
+0.10.7 does not pass ``weights_only``: loading a checkpoint written by
+mmengine's runner fails on "Unsupported global: ...HistoryBuffer". We
+allow-list exactly the globals such checkpoints contain (mmengine's
+``HistoryBuffer`` and the numpy array/scalar/dtype reconstructors its message
+hub uses) instead of switching ``weights_only`` off: the weights-only
+unpickler still refuses every other global, so loading an untrusted
+checkpoint cannot run arbitrary code, while the runner's own files load.
+``builtins.getattr`` is on the list because ``HistoryBuffer`` pickles its
+statistics methods as ``getattr(HistoryBuffer, 'mean')``; the unpickler
+still only *calls* allow-listed callables, so getattr can read attributes
+of allowed objects but not reach anything it could execute.
+"""
+from typing import List
+
+import numpy as np
+import torch
+
+_APPLIED = False
+
+
+def _cuda_less() -> bool:
+    from mmengine.device import (is_mlu_available, is_musa_available,
+                                 is_npu_available)
+    return not (torch.cuda.is_available() or is_mlu_available()
+                or is_npu_available() or is_musa_available())
+
+
+def _numpy_checkpoint_globals() -> List[object]:
+    """Numpy objects that pickled arrays, scalars and dtypes reference."""
+    try:  # numpy >= 2 moved core to _core; numpy 1.x pickles use core
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # pragma: no cover - numpy < 2
+        from numpy.core.multiarray import _reconstruct, scalar
+    found: List[object] = [_reconstruct, scalar, np.ndarray, np.dtype]
+    # Concrete dtype classes (numpy >= 1.25 pickles dtypes through them).
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        found += [
+            getattr(dtypes, name) for name in dir(dtypes)
+            if name.endswith('DType')
+        ]
+    return found
+
+
+def allow_mmengine_checkpoint_globals() -> None:
+    """Allow-list the globals of mmengine runner checkpoints in torch.load."""
+    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
+    if add_safe_globals is None:  # torch < 2.4: nothing to do
+        return
+    import builtins
+
+    from mmengine.logging.history_buffer import HistoryBuffer
+    add_safe_globals(
+        [HistoryBuffer, builtins.getattr, *_numpy_checkpoint_globals()])
+
+
+def allow_cpu_distributed_training() -> None:
+    """Let mmengine's pytorch launcher and DDP wrapper run without CUDA.
+
+    mmengine 0.10.7 calls ``torch.cuda.set_device`` before
+    ``init_process_group`` and wraps the model with
+    ``device_ids=[LOCAL_RANK]``; both fail on a machine without CUDA, so
+    ``torchrun ... --launcher pytorch`` cannot train on CPUs (gloo). On such a
+    machine only, the process group is initialised without the device call
+    (gloo instead of an impossible nccl, logged) and the DDP wrapper gets
+    ``device_ids=None``, as torch requires for CPU modules. With CUDA,
+    nothing changes.
+    """
+    import mmengine.dist.utils as dist_utils
+    from mmengine.logging import print_log
+    from mmengine.runner import Runner
+
+    original_init = dist_utils._init_dist_pytorch
+    original_wrap = Runner.wrap_model
+    if getattr(original_init, '_mmseg_dsrl_patched', False):
+        return
+
+    def init_dist_pytorch(backend, init_backend='torch', **kwargs):
+        if not _cuda_less() or init_backend != 'torch':
+            return original_init(backend, init_backend=init_backend, **kwargs)
+        if backend == 'nccl':
+            print_log('no CUDA device: distributed backend nccl -> gloo',
+                      logger='current')
+            backend = 'gloo'
+        torch.distributed.init_process_group(backend=backend, **kwargs)
+
+    def wrap_model(self, model_wrapper_cfg, model):
+        if (model_wrapper_cfg is None and self.distributed and _cuda_less()):
+            model_wrapper_cfg = dict(
+                type='MMDistributedDataParallel',
+                device_ids=None,
+                broadcast_buffers=False,
+                find_unused_parameters=self.cfg.get('find_unused_parameters',
+                                                    False))
+        return original_wrap(self, model_wrapper_cfg, model)
+
+    init_dist_pytorch._mmseg_dsrl_patched = True
+    dist_utils._init_dist_pytorch = init_dist_pytorch
+    Runner.wrap_model = wrap_model
+
+
+def apply_compat_patches() -> None:
+    """Apply every work-around once (idempotent)."""
+    global _APPLIED
+    if _APPLIED:
+        return
+    allow_mmengine_checkpoint_globals()
+    allow_cpu_distributed_training()
+    _APPLIED = True

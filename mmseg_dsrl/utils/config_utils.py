@@ -1,0 +1,54 @@
+"""Config helpers shared by the project's tools."""
+from typing import Any, Optional, Sequence
+
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Load a config (``mmseg::`` bases resolved) and merge CLI options."""
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def replace_norm_type(node: Any, old: str = 'SyncBN', new: str = 'BN') -> int:
+    """Replace ``type=old`` norm configs by ``type=new`` in place.
+
+    Returns:
+        int: How many norm configs were changed.
+    """
+    changed = 0
+    if isinstance(node, dict):
+        if node.get('type') == old:
+            node['type'] = new
+            changed += 1
+        for value in node.values():
+            changed += replace_norm_type(value, old, new)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            changed += replace_norm_type(value, old, new)
+    return changed
+
+
+def use_bn_without_cuda(cfg: Config) -> None:
+    """SyncBN cannot synchronise CPU tensors (torch raises under DDP), so on a
+    machine without CUDA the model's SyncBN layers become BN (logged)."""
+    import torch
+    if torch.cuda.is_available():
+        return
+    changed = replace_norm_type(cfg.model)
+    if changed:
+        print_log(
+            f'no CUDA device: {changed} SyncBN config(s) use BN instead',
+            logger='current')
+
+
+def parse_shape(shape: Sequence[int]) -> tuple:
+    """(H, W) from a ``--shape`` argument of one or two ints."""
+    if len(shape) == 1:
+        return (shape[0], shape[0])
+    if len(shape) == 2:
+        return tuple(shape)
+    raise ValueError(f'--shape takes H W or one size, got {list(shape)}')

@@ -1,0 +1,38 @@
+"""Shared fixtures. Helpers live in dsrl_test_utils (importable because this
+folder is put on sys.path; the name avoids mmseg's own `tests` package)."""
+import os
+import os.path as osp
+import sys
+
+import pytest
+import torch
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from dsrl_test_utils import REPO  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_scope():
+    torch.manual_seed(0)
+    import mmseg_dsrl  # noqa: F401
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmseg')
+    yield
+
+
+@pytest.fixture(scope='session')
+def demo_data_root(tmp_path_factory):
+    """A small demo dataset (written once per test session)."""
+    from mmseg_dsrl.datasets import write_demo_dataset
+    root = str(tmp_path_factory.mktemp('dsrl_demo'))
+    write_demo_dataset(root, num_train=8, num_val=4, height=128, width=256)
+    return root
+
+
+@pytest.fixture(scope='session')
+def python_env():
+    """Environment for subprocesses running the project's tools."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
+    env['OMP_NUM_THREADS'] = env.get('OMP_NUM_THREADS', '2')
+    return env, sys.executable

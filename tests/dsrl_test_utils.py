@@ -1,0 +1,89 @@
+"""Test helpers: tiny real mmseg model configs and synthetic batches."""
+import copy
+import os.path as osp
+
+import torch
+from mmengine.config import ConfigDict
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+# A small ResNetV1c (widths 16..128, dilated like mmseg's d8 models: all
+# outputs from stage 2 on are at stride 8).
+TINY_BACKBONE = dict(
+    type='ResNetV1c',
+    depth=18,
+    stem_channels=16,
+    base_channels=16,
+    num_stages=4,
+    out_indices=(0, 1, 2, 3),
+    dilations=(1, 1, 2, 4),
+    strides=(1, 2, 1, 1),
+    norm_cfg=dict(type='BN', requires_grad=True),
+    norm_eval=False,
+    style='pytorch',
+    contract_dilation=True)
+NUM_CLASSES = 5
+
+
+def tiny_head(**kwargs):
+    cfg = dict(
+        type='FCNHead',
+        in_channels=128,
+        in_index=3,
+        channels=32,
+        num_convs=1,
+        concat_input=False,
+        dropout_ratio=0.0,
+        num_classes=NUM_CLASSES,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        align_corners=False,
+        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0))
+    cfg.update(kwargs)
+    return cfg
+
+
+def tiny_segmentor_cfg(type='DSRLEncoderDecoder', **kwargs):
+    cfg = dict(
+        type=type,
+        data_preprocessor=dict(
+            type='SegDataPreProcessor',
+            mean=[123.675, 116.28, 103.53],
+            std=[58.395, 57.12, 57.375],
+            bgr_to_rgb=True,
+            pad_val=0,
+            seg_pad_val=255),
+        backbone=copy.deepcopy(TINY_BACKBONE),
+        decode_head=tiny_head(),
+        auxiliary_head=tiny_head(
+            in_channels=64, in_index=2, channels=16,
+            loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.4)),
+        train_cfg=dict(),
+        test_cfg=dict(mode='whole'))
+    if type == 'DSRLEncoderDecoder':
+        cfg.update(
+            sssr_head=dict(upsample_factor=4),
+            sisr_head=dict(type='SISRHead', in_channels=128, in_index=-1),
+            fa_loss=dict(type='FeatureAffinityLoss', subsample=4))
+    cfg.update(kwargs)
+    # As loaded from a config file (mmseg reads test_cfg.mode etc.).
+    return ConfigDict(cfg)
+
+
+def seg_batch(batch=2, h=64, w=96, num_classes=NUM_CLASSES, seed=0,
+              ignore_frac=0.1):
+    """Normalised HR images and SegDataSamples with HR labels."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    g = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(batch, 3, h, w, generator=g)
+    samples = []
+    for _ in range(batch):
+        label = torch.randint(0, num_classes, (1, h, w), generator=g)
+        label[torch.rand(1, h, w, generator=g) < ignore_frac] = 255
+        s = SegDataSample(
+            metainfo=dict(
+                img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w),
+                padding_size=[0, 0, 0, 0]))
+        s.gt_sem_seg = PixelData(data=label)
+        samples.append(s)
+    return inputs, samples

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Idempotent environment set-up for mmseg-dsrl.
+#
+# Creates (or reuses) a virtual environment at .venv, installs the pinned stack
+# that works together (see README "Installation" and shared SPEC section 3):
+#   torch==2.13.0 (CPU build; kept if a torch is already present)
+#   mmcv==2.1.0 built from source WITH its compiled ops
+#   mmengine==0.10.7, mmsegmentation==1.2.2, ftfy, regex, numpy<2, opencv
+#   mmseg_dsrl itself in editable mode
+# and verifies `import mmcv.ops, mmseg.models, mmseg_dsrl`.
+#
+# First run: ~15 min on 2 cores (mmcv compile). Later runs: seconds.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${MMSEG_DSRL_VENV:-$ROOT/.venv}"
+PYTHON_BIN="${PYTHON:-python3}"
+log() { printf '[setup_env] %s\n' "$*"; }
+
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating virtual environment at $VENV"
+  "$PYTHON_BIN" -m venv "$VENV"
+fi
+PY="$VENV/bin/python"
+PIP=("$PY" -m pip --disable-pip-version-check -q)
+
+have() { "$PY" - "$@" <<'PYEOF' >/dev/null 2>&1
+import importlib, sys
+for spec in sys.argv[1:]:
+    name, _, version = spec.partition('==')
+    mod = importlib.import_module(name)
+    if version and not str(getattr(mod, '__version__', '')).startswith(version):
+        raise SystemExit(1)
+PYEOF
+}
+
+if ! have torch; then
+  log "installing torch==2.13.0 (CPU build)"
+  "${PIP[@]}" install torch==2.13.0
+else
+  log "torch present: $("$PY" -c 'import torch; print(torch.__version__)')"
+fi
+
+# setuptools < 70 keeps pkg_resources, which mmcv's setup.py and mmengine's
+# `mmseg::` config resolution both import (the latter breaks from 82 on).
+if ! "$PY" -c "import pkg_resources, setuptools, sys; sys.exit(int(setuptools.__version__.split('.')[0]) >= 70)" 2>/dev/null; then
+  log "installing setuptools<70 and wheel"
+  "${PIP[@]}" install 'setuptools<70' wheel
+fi
+
+if ! have numpy; then
+  "${PIP[@]}" install 'numpy<2'
+fi
+
+if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
+  log "building mmcv==2.1.0 with compiled ops (first time ~13 min on 2 cores; cached afterwards)"
+  # --no-build-isolation: under isolation mmcv cannot see torch and silently
+  # builds without its ops.
+  MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+    "${PIP[@]}" install --no-build-isolation mmcv==2.1.0
+else
+  log "mmcv 2.1.0 with ops present"
+fi
+
+if ! have mmengine==0.10.7 mmseg==1.2.2 ftfy regex cv2 pytest; then
+  log "installing mmengine, mmsegmentation and friends"
+  "${PIP[@]}" install 'numpy<2' 'opencv-python<4.12' mmengine==0.10.7 \
+    mmsegmentation==1.2.2 ftfy regex pytest
+fi
+
+# Checked from / so that the repository folder itself cannot satisfy it.
+if ! (cd / && "$PY" -c "import mmseg_dsrl, os, sys; sys.exit(os.path.realpath(os.path.dirname(mmseg_dsrl.__file__)) != os.path.realpath('$ROOT/mmseg_dsrl'))") 2>/dev/null; then
+  log "installing mmseg_dsrl (editable)"
+  "${PIP[@]}" install --no-build-isolation --no-deps -e "$ROOT"
+fi
+
+# Optional tools the pruning / export / report features use.
+if [ -n "${MMSEG_DSRL_EXTRAS:-}" ]; then
+  "${PIP[@]}" install $MMSEG_DSRL_EXTRAS
+fi
+
+log "verifying imports (from /, not the repository)"
+cd /
+"$PY" - <<'PYEOF'
+import mmcv, mmcv.ops, mmengine, mmseg, mmseg.models, mmseg_dsrl, torch
+from mmcv.ops import point_sample  # noqa: F401  (compiled-ops sanity)
+print(f'[setup_env] OK: torch {torch.__version__}, mmcv {mmcv.__version__}, '
+      f'mmengine {mmengine.__version__}, mmseg {mmseg.__version__}, '
+      f'mmseg_dsrl {mmseg_dsrl.__version__}')
+PYEOF
