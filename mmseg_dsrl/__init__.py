@@ -7,7 +7,7 @@ from .utils.compat import apply_compat_patches
 
 apply_compat_patches()
 
-from . import datasets, engine, evaluation  # noqa: E402,F401
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
 
 __version__ = '0.1.0'
-__all__ = ['__version__', 'datasets', 'engine', 'evaluation']
+__all__ = ['__version__', 'datasets', 'engine', 'evaluation', 'models']

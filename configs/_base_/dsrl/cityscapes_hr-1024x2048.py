@@ -1,0 +1,32 @@
+# Shared pieces of the DSRL / LR-baseline Cityscapes configs: the network
+# sees 512x1024 (input_scale=0.5) and predicts 1024x2048.
+#
+# Only names that no stock mmseg config defines live here, so this file can
+# be a second `_base_` next to any stock config; leaves pull the values in
+# with {{_base_.NAME}}.
+hr_crop_size = (1024, 2048)
+hr_data_preprocessor = dict(size=hr_crop_size)
+hr_train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(
+        type='RandomResize',
+        scale=(2048, 1024),
+        ratio_range=(0.5, 2.0),
+        keep_ratio=True),
+    dict(type='RandomCrop', crop_size=hr_crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs')
+]
+# SSSR: two x2 deconvolution stages on the class scores (official release).
+dsrl_sssr_head = dict(
+    type='SSSRHead',
+    upsample_factor=4,
+    variant='logits',
+    norm_cfg=dict(type='SyncBN', requires_grad=True))
+# FA: paper's formula, p=2 (cosine), q=1, positions subsampled by 8.
+dsrl_fa_loss = dict(
+    type='FeatureAffinityLoss', p=2, q=1, subsample=8, loss_weight=1.0)
+# SISR: ESPCN; MSE on the normalised HR image with w_sr = 0.1.
+dsrl_sisr_loss = dict(type='PixelMSELoss', loss_weight=0.1)

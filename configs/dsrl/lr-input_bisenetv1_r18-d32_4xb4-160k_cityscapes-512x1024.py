@@ -1,0 +1,11 @@
+_base_ = [
+    'mmseg::bisenetv1/bisenetv1_r18-d32_4xb4-160k_cityscapes-1024x1024.py',
+    '../_base_/dsrl/cityscapes_hr-1024x2048.py'
+]
+custom_imports = dict(imports=['mmseg_dsrl'], allow_failed_imports=False)
+# Same-input baseline of DSRL: 512x1024 input, bilinear to 1024x2048.
+model = dict(
+    type='LRInputEncoderDecoder',
+    input_scale=0.5,
+    data_preprocessor={{_base_.hr_data_preprocessor}})
+train_dataloader = dict(dataset=dict(pipeline={{_base_.hr_train_pipeline}}))

@@ -1,0 +1,3 @@
+from .sssr_upsample import SSSRUpsample
+
+__all__ = ['SSSRUpsample']

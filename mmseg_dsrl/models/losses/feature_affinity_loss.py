@@ -1,0 +1,130 @@
+"""Feature Affinity loss of DSRL (Wang et al., CVPR 2020)."""
+from typing import Optional
+
+import torch.nn as nn
+import torch.nn.functional as F
+from mmseg.models.losses import weight_reduce_loss
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from ..functional import affinity_distance
+
+_POOLS = ('avg', 'max')
+
+
+def feature_affinity_loss(feat_seg: Tensor,
+                          feat_sr: Tensor,
+                          p: float = 2.0,
+                          q: float = 1.0,
+                          subsample: int = 8,
+                          pool: str = 'avg',
+                          block_size: int = 1024,
+                          weight: Optional[Tensor] = None,
+                          reduction: str = 'mean') -> Tensor:
+    """FA loss between SSSR and SISR features of the same spatial size.
+
+    Args:
+        feat_seg (Tensor): SSSR-side features, shape (B, C1, H, W).
+        feat_sr (Tensor): SISR-side features, shape (B, C2, H, W).
+        p (float): Norm of the per-position normalisation (2 = cosine).
+        q (float): Exponent of the element-wise distance (1 in the paper).
+        subsample (int): Both maps are pooled by this factor first, so
+            N = (H / subsample) * (W / subsample) positions are compared.
+        pool (str): 'avg' or 'max' pooling for the subsampling.
+        block_size (int): Row block of the exact blocked computation.
+        weight (Tensor, optional): Per-sample weight, shape (B,).
+        reduction (str): 'none', 'mean' (over the batch) or 'sum'.
+
+    Returns:
+        Tensor: The loss.
+    """
+    if feat_seg.shape[2:] != feat_sr.shape[2:]:
+        raise ValueError(
+            'FA loss compares the two branches position by position: '
+            'SSSR features of spatial size '
+            f'{tuple(feat_seg.shape[2:])} and SISR features of size '
+            f'{tuple(feat_sr.shape[2:])} differ')
+    if subsample > 1:
+        pool_fn = F.avg_pool2d if pool == 'avg' else F.max_pool2d
+        feat_seg = pool_fn(feat_seg, subsample, subsample, ceil_mode=True)
+        feat_sr = pool_fn(feat_sr, subsample, subsample, ceil_mode=True)
+    loss = affinity_distance(feat_seg, feat_sr, p=p, q=q,
+                             block_size=block_size)
+    return weight_reduce_loss(loss, weight=weight, reduction=reduction)
+
+
+@MODELS.register_module()
+class FeatureAffinityLoss(nn.Module):
+    """Feature Affinity loss: ``1/N^2 sum_ij |S^seg_ij - S^sr_ij|^q``.
+
+    `Dual Super-Resolution Learning for Semantic Segmentation
+    <https://openaccess.thecvf.com/content_CVPR_2020/papers/Wang_Dual_Super-Resolution_Learning_for_Semantic_Segmentation_CVPR_2020_paper.pdf>`_.
+
+    ``S_ij = (F_i/||F_i||_p)^T (F_j/||F_j||_p)`` is the affinity of positions
+    i, j after subsampling by ``subsample``. Computed exactly without
+    holding any N x N matrix (see :func:`affinity_distance`), so the paper's
+    Cityscapes setting (N = 32768) fits in CPU memory.
+
+    Args:
+        p (float): Norm order of the normalisation. Default 2 (cosine).
+        q (float): 1 (paper) or 2. Default 1.
+        subsample (int): Pooling factor before the affinity. Default 8.
+        pool (str): 'avg' or 'max'. Default 'avg'.
+        block_size (int): Rows per block. Default 1024.
+        reduction (str): Batch reduction. Default 'mean'.
+        loss_weight (float): Weight of the loss (w_fa). Default 1.0.
+        loss_name (str): Name in the logs; must start with 'loss_'.
+    """
+
+    def __init__(self,
+                 p: float = 2.0,
+                 q: float = 1.0,
+                 subsample: int = 8,
+                 pool: str = 'avg',
+                 block_size: int = 1024,
+                 reduction: str = 'mean',
+                 loss_weight: float = 1.0,
+                 loss_name: str = 'loss_fa') -> None:
+        super().__init__()
+        if p <= 0:
+            raise ValueError(f'p must be > 0, got {p}')
+        if q not in (1, 2):
+            raise ValueError(f'q must be 1 or 2, got {q}')
+        if not isinstance(subsample, int) or subsample < 1:
+            raise ValueError(f'subsample must be an int >= 1, got '
+                             f'{subsample!r}')
+        if pool not in _POOLS:
+            raise ValueError(f'pool must be one of {_POOLS}, got {pool!r}')
+        if reduction not in ('none', 'mean', 'sum'):
+            raise ValueError(f"reduction must be 'none', 'mean' or 'sum', "
+                             f'got {reduction!r}')
+        if not loss_name.startswith('loss_'):
+            raise ValueError(f"loss_name must start with 'loss_' to be "
+                             f'back-propagated, got {loss_name!r}')
+        self.p = p
+        self.q = q
+        self.subsample = subsample
+        self.pool = pool
+        self.block_size = block_size
+        self.reduction = reduction
+        self.loss_weight = loss_weight
+        self._loss_name = loss_name
+
+    def forward(self,
+                feat_seg: Tensor,
+                feat_sr: Tensor,
+                weight: Optional[Tensor] = None,
+                reduction_override: Optional[str] = None) -> Tensor:
+        """Compute the weighted loss; see :func:`feature_affinity_loss`."""
+        reduction = reduction_override or self.reduction
+        return self.loss_weight * feature_affinity_loss(
+            feat_seg, feat_sr, self.p, self.q, self.subsample, self.pool,
+            self.block_size, weight, reduction)
+
+    @property
+    def loss_name(self) -> str:
+        return self._loss_name
+
+    def extra_repr(self) -> str:
+        return (f'p={self.p}, q={self.q}, subsample={self.subsample}, '
+                f'pool={self.pool}, loss_weight={self.loss_weight}')

@@ -1,0 +1,52 @@
+"""EncoderDecoder that sees a downsampled copy of its input image."""
+from typing import List
+
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from ..functional import downsample_image
+
+
+def check_input_scale(input_scale: float) -> float:
+    """Validate a segmentor's ``input_scale`` and return it as float."""
+    if isinstance(input_scale, bool) or not isinstance(input_scale,
+                                                       (int, float)):
+        raise TypeError(f'input_scale must be a number in (0, 1], got '
+                        f'{input_scale!r}')
+    if not 0 < input_scale <= 1:
+        raise ValueError(f'input_scale must be in (0, 1] (the backbone sees '
+                         f'the image scaled by it), got {input_scale}')
+    return float(input_scale)
+
+
+@MODELS.register_module()
+class LRInputEncoderDecoder(EncoderDecoder):
+    """Low-resolution-input baseline of DSRL.
+
+    Identical to :class:`mmseg.models.EncoderDecoder` except that the
+    backbone is fed the (already normalised) image downsampled by
+    ``input_scale`` (bilinear, anti-aliased). The decode head's scores are
+    upsampled bilinearly to the label size in training and to the image
+    size in inference, as usual; so this is the "same LR input, plain
+    bilinear upsampling" baseline every DSRL number is compared against.
+
+    .. code:: text
+
+        extract_feat(): downsample_image(inputs, input_scale) -> backbone
+                        -> neck (optional)
+
+    Args:
+        input_scale (float): Scale of the backbone input, in (0, 1].
+            Default 0.5.
+        **kwargs: Arguments of :class:`mmseg.models.EncoderDecoder`.
+    """
+
+    def __init__(self, *args, input_scale: float = 0.5, **kwargs) -> None:
+        self.input_scale = check_input_scale(input_scale)
+        super().__init__(*args, **kwargs)
+
+    def extract_feat(self, inputs: Tensor) -> List[Tensor]:
+        """Features of the image downsampled by ``input_scale``."""
+        return super().extract_feat(
+            downsample_image(inputs, self.input_scale))

@@ -1,0 +1,56 @@
+"""Every config of the project loads (mmseg:: bases resolved) and builds."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+from mmseg.registry import MODELS
+
+from dsrl_test_utils import REPO
+
+CONFIGS = sorted(
+    p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
+                         recursive=True)
+    if '_base_' not in p)
+
+
+def _name(path):
+    return osp.relpath(path, osp.join(REPO, 'configs'))
+
+
+def test_configs_exist():
+    names = {osp.basename(p) for p in CONFIGS}
+    for arch in ('deeplabv3plus_r18-d8', 'deeplabv3plus_r50-d8',
+                 'deeplabv3plus_r101-d8', 'pspnet_r18-d8', 'pspnet_r50-d8',
+                 'fcn_r18-d8', 'fcn_r50-d8', 'bisenetv1_r18-d32',
+                 'icnet_r18-d8', 'icnet_r50-d8'):
+        for method in ('dsrl', 'lr-input'):
+            assert any(n.startswith(f'{method}_{arch}_') and 'cityscapes' in n
+                       for n in names), (method, arch)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=_name)
+def test_config_builds(path):
+    cfg = Config.fromfile(path)
+    assert cfg.custom_imports['imports'] == ['mmseg_dsrl']
+    model = MODELS.build(cfg.model)
+    if osp.basename(path).startswith('dsrl_'):
+        assert type(model).__name__ == 'DSRLEncoderDecoder'
+        assert model.input_scale == 0.5
+        assert model.sisr_head is not None and model.fa_loss is not None
+    elif osp.basename(path).startswith('lr-input_'):
+        assert type(model).__name__ == 'LRInputEncoderDecoder'
+        assert model.input_scale == 0.5
+
+
+@pytest.mark.parametrize(
+    'path', [p for p in CONFIGS if osp.basename(p).startswith('dsrl_')
+             and 'cityscapes' in p],
+    ids=_name)
+def test_dsrl_cityscapes_config_is_a_short_delta(path):
+    with open(path) as f:
+        lines = [ln for ln in f if ln.strip() and not ln.lstrip().startswith('#')]
+    assert len(lines) <= 16, len(lines)
+    cfg = Config.fromfile(path)
+    # Network input 512x1024 of a 1024x2048 HR crop.
+    assert tuple(cfg.model.data_preprocessor['size']) == (1024, 2048)

@@ -1,0 +1,82 @@
+import pytest
+import torch
+from mmseg.registry import MODELS
+
+from dsrl_test_utils import NUM_CLASSES, seg_batch, tiny_head  # noqa: I100
+
+
+def _feats(h=8, w=12):
+    return [torch.randn(2, c, h, w) for c in (16, 32, 64, 128)]
+
+
+@pytest.mark.parametrize('variant', ['logits', 'features'])
+def test_output_is_upsampled_scores_on_odd_size(variant):
+    head = MODELS.build(
+        dict(type='SSSRHead', head=tiny_head(), upsample_factor=4,
+             variant=variant))
+    out = head(_feats(5, 7))
+    assert out.shape == (2, NUM_CLASSES, 20, 28)
+
+
+def test_logits_variant_deconvolves_the_wrapped_heads_scores():
+    head = MODELS.build(dict(type='SSSRHead', head=tiny_head())).eval()
+    x = _feats()
+    torch.testing.assert_close(head(x), head.upsample(head.head(x)))
+
+
+def test_features_variant_classifies_upsampled_features():
+    head = MODELS.build(
+        dict(type='SSSRHead', head=tiny_head(), variant='features')).eval()
+    x = _feats()
+    expected = head.head.cls_seg(head.upsample(head.head._forward_feature(x)))
+    torch.testing.assert_close(head(x), expected)
+    assert head.upsample.channels == head.head.channels
+
+
+def test_delegates_segmentor_facing_attributes():
+    head = MODELS.build(dict(type='SSSRHead', head=tiny_head()))
+    assert head.num_classes == NUM_CLASSES
+    assert head.out_channels == NUM_CLASSES
+    assert head.align_corners is False
+    assert head.ignore_index == 255
+
+
+@pytest.mark.parametrize('variant', ['logits', 'features'])
+def test_loss_and_fa_features_give_every_parameter_a_gradient(variant):
+    head = MODELS.build(
+        dict(type='SSSRHead', head=tiny_head(), variant=variant,
+             with_fa_transform=True, fa_transform_channels=8))
+    _, samples = seg_batch(h=32, w=48)
+    losses, fa = head.loss_and_fa_features(_feats(8, 12), samples, {})
+    assert fa.shape == (2, 8, 32, 48)
+    assert set(losses) == {'loss_ce', 'acc_seg'}
+    (losses['loss_ce'] + fa.mean()).backward()
+    for name, p in head.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+def test_predict_resizes_to_image_shape():
+    head = MODELS.build(dict(type='SSSRHead', head=tiny_head())).eval()
+    metas = [dict(img_shape=(50, 70), pad_shape=(50, 70))] * 2
+    assert head.predict(_feats(), metas, {}).shape == (2, NUM_CLASSES, 50, 70)
+
+
+def test_features_variant_rejects_head_without_features():
+    cfg = dict(
+        type='SSSRHead',
+        variant='features',
+        head=dict(
+            type='DepthwiseSeparableASPPHead', in_channels=128, in_index=3,
+            channels=32, dilations=(1, 2), c1_in_channels=16,
+            c1_channels=8, num_classes=NUM_CLASSES))
+    with pytest.raises(ValueError, match='DepthwiseSeparableASPPHead'):
+        MODELS.build(cfg)
+
+
+def test_bad_variant_and_factor_raise():
+    with pytest.raises(ValueError, match="got 'pixels'"):
+        MODELS.build(dict(type='SSSRHead', head=tiny_head(),
+                          variant='pixels'))
+    with pytest.raises(ValueError, match='power of two .* got 3'):
+        MODELS.build(dict(type='SSSRHead', head=tiny_head(),
+                          upsample_factor=3))

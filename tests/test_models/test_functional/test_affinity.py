@@ -1,0 +1,99 @@
+import pytest
+import torch
+
+from mmseg_dsrl.models.functional import (affinity_distance, feature_affinity,
+                                          naive_affinity_distance)
+
+
+def _pair(b=2, c1=5, c2=3, h=4, w=6, dtype=torch.float64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(b, c1, h, w, generator=g, dtype=dtype)
+    bb = torch.randn(b, c2, h, w, generator=g, dtype=dtype)
+    return a.requires_grad_(), bb.requires_grad_()
+
+
+def test_feature_affinity_hand_computed_2x2():
+    # Positions (1,0), (0,1), (1,1), (2,0) -> cosines by hand.
+    feat = torch.tensor([[1., 0., 1., 2.], [0., 1., 1., 0.]]).view(1, 2, 2, 2)
+    s = feature_affinity(feat)[0]
+    r = 2**-0.5
+    expected = torch.tensor([[1, 0, r, 1], [0, 1, r, 0], [r, r, 1, r],
+                             [1, 0, r, 1]])
+    torch.testing.assert_close(s, expected)
+
+
+def test_feature_affinity_symmetric_unit_diagonal():
+    a, _ = _pair()
+    s = feature_affinity(a)
+    assert s.shape == (2, 24, 24)
+    torch.testing.assert_close(s, s.transpose(1, 2))
+    torch.testing.assert_close(
+        s.diagonal(dim1=1, dim2=2), torch.ones(2, 24, dtype=s.dtype))
+
+
+@pytest.mark.parametrize('q', [1, 2])
+@pytest.mark.parametrize('block_size', [1, 5, 7, 24, 1000])
+def test_blocked_matches_naive_forward_and_grad(q, block_size):
+    a, b = _pair()
+    fast = affinity_distance(a, b, q=q, block_size=block_size)
+    ref = naive_affinity_distance(a, b, q=q)
+    torch.testing.assert_close(fast, ref, rtol=1e-10, atol=0)
+    g_fast = torch.autograd.grad(fast.sum() * 3, (a, b))
+    g_ref = torch.autograd.grad(ref.sum() * 3, (a, b))
+    for gf, gr in zip(g_fast, g_ref):
+        torch.testing.assert_close(gf, gr, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize('q', [1, 2])
+def test_float32_matches_naive_to_1e5(q):
+    a, b = _pair(c1=16, c2=3, h=9, w=11, dtype=torch.float32, seed=3)
+    fast = affinity_distance(a, b, q=q, block_size=13)
+    ref = naive_affinity_distance(a, b, q=q)
+    torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-7)
+    g_fast = torch.autograd.grad(fast.sum(), (a, b))
+    g_ref = torch.autograd.grad(ref.sum(), (a, b))
+    for gf, gr in zip(g_fast, g_ref):
+        torch.testing.assert_close(gf, gr, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize('q', [1, 2])
+def test_gradcheck_float64(q):
+    a, b = _pair(b=2, c1=3, c2=2, h=3, w=3, seed=1)
+    assert torch.autograd.gradcheck(
+        lambda x, y: affinity_distance(x, y, q=q, block_size=4), (a, b))
+
+
+def test_identical_maps_have_zero_distance_and_scaling_invariance():
+    a, _ = _pair()
+    assert affinity_distance(a, a).abs().max() < 1e-12
+    # Per-position normalisation: positive rescaling changes nothing.
+    scale = torch.rand(2, 1, 4, 6, dtype=a.dtype) + 0.5
+    torch.testing.assert_close(
+        affinity_distance(a * scale, a.detach() * 2), torch.zeros(
+            2, dtype=a.dtype), atol=1e-12, rtol=0)
+
+
+def test_per_sample_output_depends_only_on_its_sample():
+    a, b = _pair()
+    full = affinity_distance(a, b)
+    single = affinity_distance(a[1:], b[1:])
+    torch.testing.assert_close(full[1:], single)
+
+
+def test_spatial_mismatch_raises():
+    a = torch.randn(1, 3, 4, 4)
+    b = torch.randn(1, 3, 4, 5)
+    with pytest.raises(ValueError, match=r'same spatial size.*\(4, 4\).*\(4, 5\)'):
+        affinity_distance(a, b)
+
+
+@pytest.mark.parametrize('bad', [torch.randn(3, 4, 4), torch.randn(1, 3, 16)])
+def test_non_4d_raises(bad):
+    with pytest.raises(ValueError, match='expects two'):
+        affinity_distance(bad, bad)
+
+
+def test_unsupported_q_raises():
+    a, b = _pair()
+    with pytest.raises(ValueError, match=r'q must be 1 or 2 .*got 3'):
+        affinity_distance(a, b, q=3)

@@ -1,0 +1,134 @@
+import pytest
+import torch
+from mmseg.registry import MODELS
+
+from dsrl_test_utils import NUM_CLASSES, seg_batch, tiny_segmentor_cfg
+
+
+def _count_calls(module):
+    calls = []
+    handle = module.register_forward_hook(lambda *_: calls.append(1))
+    return calls, handle
+
+
+def test_loss_terms_named_and_every_parameter_trained():
+    model = MODELS.build(tiny_segmentor_cfg())
+    inputs, samples = seg_batch(h=64, w=96)
+    losses = model.loss(inputs, samples)
+    assert {'decode.loss_ce', 'decode.acc_seg', 'aux.loss_ce',
+            'sisr.loss_sr', 'fa.loss_fa'} <= set(losses)
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert all(torch.isfinite(v).all() for v in losses.values())
+    total.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        # A parameter that gets an exactly-zero gradient is dead under DDP.
+        assert p.grad.abs().sum() > 0, name
+
+
+def test_backbone_sees_downsampled_image():
+    model = MODELS.build(tiny_segmentor_cfg(input_scale=0.5))
+    seen = []
+    model.backbone.register_forward_hook(
+        lambda _m, args, _o: seen.append(tuple(args[0].shape)))
+    inputs, samples = seg_batch(h=64, w=96)
+    model.loss(inputs, samples)
+    assert seen == [(2, 3, 32, 48)]
+
+
+def test_sisr_factor_measured_at_build():
+    model = MODELS.build(tiny_segmentor_cfg(input_scale=0.5))
+    # stride 8 features of the half-size image: 16x the HR image.
+    assert model.sisr_head.upscale_factor == 16
+    model = MODELS.build(tiny_segmentor_cfg(input_scale=0.25))
+    assert model.sisr_head.upscale_factor == 32
+
+
+@pytest.mark.parametrize('mode', ['predict', 'tensor'])
+def test_inference_skips_sisr_and_fa_transform(mode):
+    model = MODELS.build(tiny_segmentor_cfg()).eval()
+    sisr_calls, h1 = _count_calls(model.sisr_head)
+    fa_calls, h2 = _count_calls(model.decode_head.fa_transform)
+    inputs, samples = seg_batch(h=64, w=96)
+    with torch.no_grad():
+        out = model(inputs, samples if mode == 'predict' else None, mode=mode)
+    h1.remove()
+    h2.remove()
+    assert sisr_calls == [] and fa_calls == []
+    if mode == 'predict':
+        assert out[0].pred_sem_seg.shape == (64, 96)
+        assert out[0].seg_logits.data.shape == (NUM_CLASSES, 64, 96)
+    else:
+        # LR 32x48 -> stride-8 scores 4x6 -> two deconvolutions x4.
+        assert out.shape == (2, NUM_CLASSES, 16, 24)
+
+
+def test_slide_inference_covers_the_image():
+    model = MODELS.build(
+        tiny_segmentor_cfg(
+            test_cfg=dict(mode='slide', crop_size=(48, 48),
+                          stride=(32, 32)))).eval()
+    inputs, samples = seg_batch(h=64, w=96)
+    with torch.no_grad():
+        out = model.predict(inputs, samples)
+    assert out[0].seg_logits.data.shape == (NUM_CLASSES, 64, 96)
+
+
+def test_input_scale_one_gives_2x_mask_resized_to_input():
+    cfg = tiny_segmentor_cfg(input_scale=1.0,
+                             sssr_head=dict(upsample_factor=16))
+    model = MODELS.build(cfg)
+    inputs, samples = seg_batch(h=32, w=48)
+    with torch.no_grad():
+        model.eval()
+        assert model(inputs, mode='tensor').shape[2:] == (64, 96)
+        out = model.predict(inputs, samples)
+    assert out[0].pred_sem_seg.shape == (32, 48)
+    model.train()
+    losses = model.loss(inputs, samples)
+    assert torch.isfinite(losses['fa.loss_fa'])
+
+
+def test_without_fa_no_transform_and_no_fa_term():
+    model = MODELS.build(tiny_segmentor_cfg(fa_loss=None))
+    assert model.decode_head.fa_transform is None
+    losses = model.loss(*seg_batch())
+    assert 'fa.loss_fa' not in losses and 'sisr.loss_sr' in losses
+
+
+@pytest.mark.parametrize('scale', [0, -0.5, 1.5])
+def test_input_scale_out_of_range_raises(scale):
+    with pytest.raises(ValueError, match=rf'input_scale must be in \(0, 1\].*{scale}'):
+        MODELS.build(tiny_segmentor_cfg(input_scale=scale))
+
+
+def test_input_scale_wrong_type_raises():
+    with pytest.raises(TypeError, match="got '0.5'"):
+        MODELS.build(tiny_segmentor_cfg(input_scale='0.5'))
+
+
+def test_wrong_sisr_factor_raises_at_build():
+    cfg = tiny_segmentor_cfg(
+        sisr_head=dict(type='SISRHead', in_channels=128, upscale_factor=8))
+    with pytest.raises(ValueError,
+                       match='upscale_factor=8 would not reconstruct.*'
+                       'set upscale_factor=16'):
+        MODELS.build(cfg)
+
+
+def test_unreachable_sssr_factor_raises_at_build():
+    with pytest.raises(ValueError, match='power of two .* got 6'):
+        MODELS.build(tiny_segmentor_cfg(sssr_head=dict(upsample_factor=6)))
+
+
+def test_fa_without_sisr_raises():
+    with pytest.raises(ValueError, match='fa_loss needs a sisr_head'):
+        MODELS.build(tiny_segmentor_cfg(sisr_head=None))
+
+
+def test_sisr_in_index_out_of_range_raises():
+    cfg = tiny_segmentor_cfg(
+        sisr_head=dict(type='SISRHead', in_channels=128, in_index=7))
+    with pytest.raises(ValueError, match='in_index=7 but the backbone/neck '
+                       'has 4 outputs'):
+        MODELS.build(cfg)
