@@ -14,8 +14,9 @@ from dsrl_test_utils import REPO  # noqa: E402
 @pytest.fixture(autouse=True)
 def _seed_and_scope():
     torch.manual_seed(0)
-    import mmseg_dsrl  # noqa: F401
     from mmengine.registry import init_default_scope
+
+    import mmseg_dsrl  # noqa: F401
     init_default_scope('mmseg')
     yield
 

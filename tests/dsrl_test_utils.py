@@ -55,7 +55,9 @@ def tiny_segmentor_cfg(type='DSRLEncoderDecoder', **kwargs):
         backbone=copy.deepcopy(TINY_BACKBONE),
         decode_head=tiny_head(),
         auxiliary_head=tiny_head(
-            in_channels=64, in_index=2, channels=16,
+            in_channels=64,
+            in_index=2,
+            channels=16,
             loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.4)),
         train_cfg=dict(),
         test_cfg=dict(mode='whole'))
@@ -69,7 +71,11 @@ def tiny_segmentor_cfg(type='DSRLEncoderDecoder', **kwargs):
     return ConfigDict(cfg)
 
 
-def seg_batch(batch=2, h=64, w=96, num_classes=NUM_CLASSES, seed=0,
+def seg_batch(batch=2,
+              h=64,
+              w=96,
+              num_classes=NUM_CLASSES,
+              seed=0,
               ignore_frac=0.1):
     """Normalised HR images and SegDataSamples with HR labels."""
     from mmengine.structures import PixelData
@@ -82,7 +88,9 @@ def seg_batch(batch=2, h=64, w=96, num_classes=NUM_CLASSES, seed=0,
         label[torch.rand(1, h, w, generator=g) < ignore_frac] = 255
         s = SegDataSample(
             metainfo=dict(
-                img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w),
+                img_shape=(h, w),
+                ori_shape=(h, w),
+                pad_shape=(h, w),
                 padding_size=[0, 0, 0, 0]))
         s.gt_sem_seg = PixelData(data=label)
         samples.append(s)

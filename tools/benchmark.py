@@ -19,20 +19,34 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', nargs='?', help='optional checkpoint')
-    parser.add_argument('--shape', type=int, nargs='+', default=[1024, 2048],
-                        help='input image size H W (default 1024 2048)')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs='+',
+        default=[1024, 2048],
+        help='input image size H W (default 1024 2048)')
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--runs', type=int, default=10)
-    parser.add_argument('--device', default=None,
-                        help='cpu or cuda (default: cuda when available)')
-    parser.add_argument('--mode', choices=['tensor', 'predict'],
-                        default='predict',
-                        help='predict includes resize + argmax (default)')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch CPU threads (default: torch default)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings of the config')
+    parser.add_argument(
+        '--device',
+        default=None,
+        help='cpu or cuda (default: cuda when available)')
+    parser.add_argument(
+        '--mode',
+        choices=['tensor', 'predict'],
+        default='predict',
+        help='predict includes resize + argmax (default)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch CPU threads (default: torch default)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config')
     return parser.parse_args()
 
 

@@ -48,16 +48,22 @@ peak = peak_kib() - before
 times = [elapsed]
 for _ in range({repeats} - 1):
     seg.grad = sr.grad = None
-    start = time.perf_counter(); loss = run(); times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    loss = run()
+    times.append(time.perf_counter() - start)
 torch.save(dict(loss=loss.detach(), g_seg=seg.grad, g_sr=sr.grad), {out!r})
 print(json.dumps(dict(time=min(times), peak_mib=peak / 1024)))
 '''
 
 
 def measure(b, c1, c2, h, w, variant, block, repeats, out):
-    code = WORKER.format(repo=REPO, args=(b, c1, c2, h, w, variant, block),
-                         repeats=repeats, out=out)
-    proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
+    code = WORKER.format(
+        repo=REPO,
+        args=(b, c1, c2, h, w, variant, block),
+        repeats=repeats,
+        out=out)
+    proc = subprocess.run([sys.executable, '-c', code],
+                          capture_output=True,
                           text=True)
     if proc.returncode != 0:
         return dict(error=proc.stderr.strip().splitlines()[-1])
@@ -66,15 +72,21 @@ def measure(b, c1, c2, h, w, variant, block, repeats, out):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--sizes', nargs='+', default=['512x1024', '1024x2048'],
-                        help='HR feature sizes HxW (N = H*W/64)')
+    parser.add_argument(
+        '--sizes',
+        nargs='+',
+        default=['512x1024', '1024x2048'],
+        help='HR feature sizes HxW (N = H*W/64)')
     parser.add_argument('--batch', type=int, default=2)
     parser.add_argument('--c-seg', type=int, default=19)
     parser.add_argument('--c-sr', type=int, default=3)
-    parser.add_argument('--block-size', type=int, default=1024)
+    parser.add_argument('--block-size', type=int, default=256)
     parser.add_argument('--repeats', type=int, default=1)
-    parser.add_argument('--naive-max-n', type=int, default=8192,
-                        help='skip the naive version above this N')
+    parser.add_argument(
+        '--naive-max-n',
+        type=int,
+        default=8192,
+        help='skip the naive version above this N')
     args = parser.parse_args()
     import tempfile
 
@@ -108,12 +120,13 @@ def main() -> None:
                 k: ((a[k] - b[k]).norm() / a[k].norm()).item()
                 for k in ('loss', 'g_seg', 'g_sr')
             }
-            print(f'{n:6d} blocked/naive: time '
-                  f'{res["blocked"]["time"] / res["naive"]["time"]:.2f}x, '
-                  f'peak memory '
-                  f'{res["blocked"]["peak_mib"] / res["naive"]["peak_mib"]:.3f}x'
-                  f'; relative difference loss {rel["loss"]:.1e}, grad seg '
-                  f'{rel["g_seg"]:.1e}, grad sr {rel["g_sr"]:.1e}')
+            print(
+                f'{n:6d} blocked/naive: time '
+                f'{res["blocked"]["time"] / res["naive"]["time"]:.2f}x, '
+                f'peak memory '
+                f'{res["blocked"]["peak_mib"] / res["naive"]["peak_mib"]:.3f}x'
+                f'; relative difference loss {rel["loss"]:.1e}, grad seg '
+                f'{rel["g_seg"]:.1e}, grad sr {rel["g_sr"]:.1e}')
 
 
 if __name__ == '__main__':

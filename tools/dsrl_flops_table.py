@@ -38,8 +38,10 @@ def main() -> None:
     parser.add_argument('--out', default=None, help='write json here')
     args = parser.parse_args()
     import mmseg_dsrl  # noqa: F401
-    from mmseg_dsrl.utils.analysis import (build_inference_model,
-                                           inference_complexity)
+    from mmseg_dsrl.utils.analysis import (
+        build_inference_model,
+        inference_complexity,
+    )
     from mmseg_dsrl.utils.config_utils import load_config
     shape = tuple(args.shape)
     rows = []
@@ -54,8 +56,8 @@ def main() -> None:
             continue
         lr = dsrl.replace('/dsrl_', '/lr-input_')
         res = {}
-        for key, path in (('dsrl', dsrl), ('lr', lr),
-                          ('stock', stock_base(dsrl))):
+        for key, path in (('dsrl', dsrl), ('lr', lr), ('stock',
+                                                       stock_base(dsrl))):
             start = time.perf_counter()
             model = build_inference_model(load_config(path))
             res[key] = inference_complexity(model, shape)
@@ -64,11 +66,16 @@ def main() -> None:
         r_lr = res['dsrl']['flops'] / res['lr']['flops']
         r_st = res['dsrl']['flops'] / res['stock']['flops']
         fmt = lambda r: f'{r["flops"] / 1e9:7.1f}|{r["params"] / 1e6:6.2f}'  # noqa
-        print(f'{arch:32s} {fmt(res["dsrl"]):>14s} {fmt(res["lr"]):>14s} '
-              f'{fmt(res["stock"]):>14s} {r_lr:8.3f} {r_st:10.3f}',
-              flush=True)
-        rows.append(dict(architecture=arch, dsrl_over_lr=r_lr,
-                         dsrl_over_stock=r_st, **res))
+        print(
+            f'{arch:32s} {fmt(res["dsrl"]):>14s} {fmt(res["lr"]):>14s} '
+            f'{fmt(res["stock"]):>14s} {r_lr:8.3f} {r_st:10.3f}',
+            flush=True)
+        rows.append(
+            dict(
+                architecture=arch,
+                dsrl_over_lr=r_lr,
+                dsrl_over_stock=r_st,
+                **res))
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(rows, f, indent=2)

@@ -14,8 +14,10 @@ import argparse
 from mmengine.config import DictAction
 
 import mmseg_dsrl  # noqa: F401
-from mmseg_dsrl.utils.analysis import (build_inference_model,
-                                       inference_complexity)
+from mmseg_dsrl.utils.analysis import (
+    build_inference_model,
+    inference_complexity,
+)
 from mmseg_dsrl.utils.config_utils import load_config, parse_shape
 
 
@@ -23,10 +25,15 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='config file path')
     parser.add_argument(
-        '--shape', type=int, nargs='+', default=[1024, 2048],
+        '--shape',
+        type=int,
+        nargs='+',
+        default=[1024, 2048],
         help='input image size H W (default 1024 2048)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override settings of the config, xxx=yyy format')
     return parser.parse_args()
 

@@ -14,8 +14,11 @@ from mmseg_dsrl.datasets.demo_scenes import write_demo_dataset  # noqa: E402
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('out_dir', nargs='?', default='data/dsrl_demo',
-                        help='output folder (default: data/dsrl_demo)')
+    parser.add_argument(
+        'out_dir',
+        nargs='?',
+        default='data/dsrl_demo',
+        help='output folder (default: data/dsrl_demo)')
     parser.add_argument('--num-train', type=int, default=60)
     parser.add_argument('--num-val', type=int, default=20)
     parser.add_argument('--height', type=int, default=256)

@@ -21,48 +21,28 @@ sys.path.insert(0, REPO)
 
 CONFIGS = {
     'LR baseline (128x256 in, bilinear)':
-    'configs/dsrl/lr-input_bisenetv1_r18-d32_1xb8-400i_dsrl-demo-128x256.py',
+    'configs/dsrl/lr-input_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-128x256.py',
     'DSRL (128x256 in, 256x512 out)':
-    'configs/dsrl/dsrl_bisenetv1_r18-d32_1xb8-400i_dsrl-demo-128x256.py',
+    'configs/dsrl/dsrl_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-128x256.py',
 }
 THIN = ('lane_marking', 'pole', 'sign')
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--data-root', default=osp.join(REPO, 'data',
-                                                        'dsrl_demo'))
-    parser.add_argument('--work-dir', default=None,
-                        help='default: work_dirs/demo-<timestamp> (new)')
-    parser.add_argument('--iters', type=int, default=None,
-                        help='training iterations (default: the configs\')')
+    parser.add_argument(
+        '--data-root', default=osp.join(REPO, 'data', 'dsrl_demo'))
+    parser.add_argument(
+        '--work-dir',
+        default=None,
+        help='default: work_dirs/demo-<timestamp> (new)')
+    parser.add_argument(
+        '--iters',
+        type=int,
+        default=None,
+        help='training iterations (default: the configs\')')
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args()
-
-
-def train_and_evaluate(config: str, work_dir: str, data_root: str,
-                       iters, seed: int) -> dict:
-    from mmengine.runner import Runner
-
-    from mmseg_dsrl.utils.config_utils import load_config, use_bn_without_cuda
-    cfg = load_config(osp.join(REPO, config))
-    use_bn_without_cuda(cfg)
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = data_root
-    if iters is not None:
-        cfg.train_cfg.max_iters = iters
-        cfg.train_cfg.val_interval = iters
-        cfg.param_scheduler[-1].end = iters
-        cfg.default_hooks.checkpoint.interval = iters
-    cfg.randomness = dict(seed=seed)
-    cfg.work_dir = work_dir
-    cfg.log_level = 'WARNING'
-    runner = Runner.from_cfg(cfg)
-    start = time.perf_counter()
-    runner.train()
-    train_s = time.perf_counter() - start
-    metrics = runner.val()
-    return dict(metrics=metrics, train_s=train_s, model=runner.model)
 
 
 def per_class_iou(model, data_root: str) -> dict:
@@ -92,30 +72,39 @@ def main() -> None:
     import mmseg_dsrl  # noqa: F401
     from mmseg_dsrl.datasets import write_demo_dataset
     from mmseg_dsrl.utils.analysis import inference_complexity
+    from mmseg_dsrl.utils.experiments import train_and_evaluate
     if not osp.isdir(osp.join(args.data_root, 'img_dir')):
         print(f'writing the demo dataset to {args.data_root}')
         write_demo_dataset(args.data_root)
     else:
         print(f'using the demo dataset in {args.data_root}')
-    work_dir = args.work_dir or osp.join(
-        REPO, 'work_dirs', time.strftime('demo-%Y%m%d-%H%M%S'))
+    work_dir = args.work_dir or osp.join(REPO, 'work_dirs',
+                                         time.strftime('demo-%Y%m%d-%H%M%S'))
     if osp.exists(work_dir) and os.listdir(work_dir):
         raise FileExistsError(f'{work_dir} exists and is not empty; choose '
                               'another --work-dir')
     rows = []
     for name, config in CONFIGS.items():
         print(f'== training {name}: {config}')
-        out = train_and_evaluate(config, osp.join(
-            work_dir, osp.splitext(osp.basename(config))[0]), args.data_root,
+        out = train_and_evaluate(
+            osp.join(REPO, config),
+            osp.join(work_dir,
+                     osp.splitext(osp.basename(config))[0]), args.data_root,
             args.iters, args.seed)
         model = out['model']
         flops = inference_complexity(model.eval(), (256, 512))['flops']
         ious = per_class_iou(model, args.data_root)
-        rows.append(dict(model=name, config=config, mIoU=out['metrics']['mIoU'],
-                         gflops=flops / 1e9, train_s=out['train_s'],
-                         **{f'IoU.{c}': ious[c] for c in THIN}))
-    header = (f'{"model":38s} {"mIoU":>6s} ' +
-              ' '.join(f'{c:>12s}' for c in THIN) +
+        rows.append(
+            dict(
+                model=name,
+                config=config,
+                mIoU=float(out['metrics']['mIoU']),
+                gflops=flops / 1e9,
+                train_s=out['train_s'],
+                **{f'IoU.{c}': float(ious[c])
+                   for c in THIN}))
+    header = (f'{"model":38s} {"mIoU":>6s} ' + ' '.join(f'{c:>12s}'
+                                                        for c in THIN) +
               f' {"GFLOPs@256x512":>15s} {"train s":>8s}')
     print('\n' + header + '\n' + '-' * len(header))
     for r in rows:

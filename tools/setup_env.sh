@@ -4,8 +4,10 @@
 # Creates (or reuses) a virtual environment at .venv, installs the pinned stack
 # that works together (see README "Installation" and shared SPEC section 3):
 #   torch==2.13.0 (CPU build; kept if a torch is already present)
+#   setuptools<70 while mmcv builds, then >=77,<81 (see the end)
 #   mmcv==2.1.0 built from source WITH its compiled ops
 #   mmengine==0.10.7, mmsegmentation==1.2.2, ftfy, regex, numpy<2, opencv
+#   torch-pruning, onnx, onnxruntime (pruning and ONNX export)
 #   mmseg_dsrl itself in editable mode
 # and verifies `import mmcv.ops, mmseg.models, mmseg_dsrl`.
 #
@@ -41,18 +43,14 @@ else
   log "torch present: $("$PY" -c 'import torch; print(torch.__version__)')"
 fi
 
-# setuptools < 70 keeps pkg_resources, which mmcv's setup.py and mmengine's
-# `mmseg::` config resolution both import (the latter breaks from 82 on).
-if ! "$PY" -c "import pkg_resources, setuptools, sys; sys.exit(int(setuptools.__version__.split('.')[0]) >= 70)" 2>/dev/null; then
-  log "installing setuptools<70 and wheel"
-  "${PIP[@]}" install 'setuptools<70' wheel
-fi
-
 if ! have numpy; then
   "${PIP[@]}" install 'numpy<2'
 fi
 
 if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
+  # mmcv's setup.py needs pkg_resources and predates setuptools 70.
+  log "installing setuptools<70 for the mmcv build"
+  "${PIP[@]}" install 'setuptools<70' wheel
   log "building mmcv==2.1.0 with compiled ops (first time ~13 min on 2 cores; cached afterwards)"
   # --no-build-isolation: under isolation mmcv cannot see torch and silently
   # builds without its ops.
@@ -65,13 +63,30 @@ fi
 if ! have mmengine==0.10.7 mmseg==1.2.2 ftfy regex cv2 pytest; then
   log "installing mmengine, mmsegmentation and friends"
   "${PIP[@]}" install 'numpy<2' 'opencv-python<4.12' mmengine==0.10.7 \
-    mmsegmentation==1.2.2 ftfy regex pytest
+    mmsegmentation==1.2.2 ftfy regex pytest 'setuptools>=77,<81' 
+fi
+
+# ICNet compression (torch-pruning: dependency tracking for filter pruning)
+# and ONNX export checks (onnx + onnxruntime).
+if ! have torch_pruning onnx onnxruntime; then
+  log "installing torch-pruning, onnx, onnxruntime"
+  "${PIP[@]}" install 'torch-pruning>=1.5,<2' onnx onnxruntime \
+    'setuptools>=77,<81' 
 fi
 
 # Checked from / so that the repository folder itself cannot satisfy it.
 if ! (cd / && "$PY" -c "import mmseg_dsrl, os, sys; sys.exit(os.path.realpath(os.path.dirname(mmseg_dsrl.__file__)) != os.path.realpath('$ROOT/mmseg_dsrl'))") 2>/dev/null; then
   log "installing mmseg_dsrl (editable)"
   "${PIP[@]}" install --no-build-isolation --no-deps -e "$ROOT"
+fi
+
+# Final setuptools: torch 2.13 declares setuptools>=77, and mmengine's
+# `mmseg::` config lookup imports pkg_resources, which setuptools 81 still
+# has and 82 removed. Installing anything that depends on torch makes pip
+# upgrade setuptools past that, so this runs last and whenever it drifted.
+if ! "$PY" -c "import pkg_resources, setuptools, sys; v = tuple(map(int, setuptools.__version__.split('.')[:2])); sys.exit(not ((77, 0) <= v < (81, 0)))" 2>/dev/null; then
+  log "pinning setuptools>=77,<81 (pkg_resources for mmengine, >=77 for torch)"
+  "${PIP[@]}" install 'setuptools>=77,<81'
 fi
 
 # Optional tools the pruning / export / report features use.
@@ -83,6 +98,7 @@ log "verifying imports (from /, not the repository)"
 cd /
 "$PY" - <<'PYEOF'
 import mmcv, mmcv.ops, mmengine, mmseg, mmseg.models, mmseg_dsrl, torch
+import pkg_resources  # noqa: F401  (mmengine resolves `mmseg::` bases with it)
 from mmcv.ops import point_sample  # noqa: F401  (compiled-ops sanity)
 print(f'[setup_env] OK: torch {torch.__version__}, mmcv {mmcv.__version__}, '
       f'mmengine {mmengine.__version__}, mmseg {mmseg.__version__}, '

@@ -1,4 +1,4 @@
-"""Test (and evaluate) a segmentor (same command line as mmseg's tools/test.py).
+"""Test (and evaluate) a segmentor, with mmseg's tools/test.py command line.
 
 Example:
     python tools/test.py CONFIG work_dirs/x/iter_400.pth --tta

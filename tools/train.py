@@ -4,7 +4,8 @@ Works with any mmseg config, stock or the plugin's; the plugin is imported
 first, so stock configs need no ``custom_imports``.
 
 Example:
-    python tools/train.py configs/dsrl/dsrl_bisenetv1_r18-d32_1xb4-400i_dsrl-demo-256x512.py
+    python tools/train.py \
+        configs/dsrl/dsrl_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-128x256.py
     torchrun --nproc_per_node 2 tools/train.py CONFIG --launcher pytorch
 """
 import argparse
@@ -63,8 +64,10 @@ def main() -> None:
                                 osp.splitext(osp.basename(args.config))[0])
     if args.amp:
         if cfg.optim_wrapper.type == 'AmpOptimWrapper':
-            print_log('AMP training is already enabled in your config.',
-                      logger='current', level=logging.WARNING)
+            print_log(
+                'AMP training is already enabled in your config.',
+                logger='current',
+                level=logging.WARNING)
         elif cfg.optim_wrapper.type != 'OptimWrapper':
             raise ValueError('--amp needs optim_wrapper.type OptimWrapper, '
                              f'got {cfg.optim_wrapper.type!r}')

@@ -43,8 +43,9 @@ def render_scene(rng: np.random.Generator,
     """
     label = np.full((height, width), SKY, np.uint8)
     rows = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
-    image = (np.array([90, 150, 220], np.float32) * (1 - rows) +
-             np.array([180, 210, 240], np.float32) * rows)
+    image = (
+        np.array([90, 150, 220], np.float32) * (1 - rows) +
+        np.array([180, 210, 240], np.float32) * rows)
     image = np.repeat(image, width, axis=1)
     horizon = int(height * rng.uniform(0.45, 0.6))
 
@@ -72,7 +73,7 @@ def render_scene(rng: np.random.Generator,
     road = (slice(horizon, height), slice(0, width))
     image[road] = _noisy(rng, label[road].shape, (110, 100, 110), 8)
     label[road] = ROAD
-    for _ in range(int(rng.integers(2, 5))):
+    for _ in range(int(rng.integers(3, 7))):
         x0 = int(rng.integers(0, width))
         x1 = int(width / 2 + (x0 - width / 2) * 0.2)
         thickness = int(rng.integers(1, 3))
@@ -82,7 +83,7 @@ def render_scene(rng: np.random.Generator,
         label[mask == 1] = LANE
 
     # Thin poles (1-3 px) with small signs on some of them.
-    for _ in range(int(rng.integers(3, 8))):
+    for _ in range(int(rng.integers(6, 14))):
         px = int(rng.integers(0, width - 3))
         pw = int(rng.integers(1, 4))
         top = int(rng.integers(height // 8, horizon - 5))
@@ -96,7 +97,7 @@ def render_scene(rng: np.random.Generator,
             label[sy:sy + s, sx:sx + s] = SIGN
 
     # Scattered small signs in the scene.
-    for _ in range(int(rng.integers(2, 6))):
+    for _ in range(int(rng.integers(6, 14))):
         s = int(rng.integers(3, 7))
         sy = int(rng.integers(0, height - s))
         sx = int(rng.integers(0, width - s))

@@ -1,1 +1,4 @@
 """Evaluation metrics of the plugin."""
+from .metrics import SISRQualityMetric, psnr, ssim
+
+__all__ = ['SISRQualityMetric', 'psnr', 'ssim']

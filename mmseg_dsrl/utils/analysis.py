@@ -25,7 +25,8 @@ def build_inference_model(cfg: Config,
     return model.to(device).eval()
 
 
-def random_inputs(model: nn.Module, shape: Tuple[int, int],
+def random_inputs(model: nn.Module,
+                  shape: Tuple[int, int],
                   batch_size: int = 1) -> torch.Tensor:
     """A normalised random batch as the data preprocessor would make it."""
     data = dict(

@@ -25,8 +25,11 @@ _APPLIED = False
 
 
 def _cuda_less() -> bool:
-    from mmengine.device import (is_mlu_available, is_musa_available,
-                                 is_npu_available)
+    from mmengine.device import (
+        is_mlu_available,
+        is_musa_available,
+        is_npu_available,
+    )
     return not (torch.cuda.is_available() or is_mlu_available()
                 or is_npu_available() or is_musa_available())
 
@@ -85,8 +88,9 @@ def allow_cpu_distributed_training() -> None:
         if not _cuda_less() or init_backend != 'torch':
             return original_init(backend, init_backend=init_backend, **kwargs)
         if backend == 'nccl':
-            print_log('no CUDA device: distributed backend nccl -> gloo',
-                      logger='current')
+            print_log(
+                'no CUDA device: distributed backend nccl -> gloo',
+                logger='current')
             backend = 'gloo'
         torch.distributed.init_process_group(backend=backend, **kwargs)
 
@@ -105,6 +109,41 @@ def allow_cpu_distributed_training() -> None:
     Runner.wrap_model = wrap_model
 
 
+def fix_weighted_cross_entropy_with_ignore() -> None:
+    """Let mmseg's CrossEntropyLoss combine ``class_weight`` and ignored
+    pixels.
+
+    mmseg 1.2.2's ``cross_entropy`` normalises a class-weighted mean by
+    ``class_weight[label]`` summed over *all* pixels: a label holding the
+    ignore index (255: padding, CamVid's void) raises IndexError. The wrapper
+    passes the normaliser PyTorch's ``F.cross_entropy(weight=...)`` uses --
+    the weights of the non-ignored pixels -- so mmseg skips its broken
+    branch. Without ignored pixels the value is the same as before.
+    """
+    from mmseg.models.losses import cross_entropy_loss as ce_module
+    original = ce_module.cross_entropy
+    if getattr(original, '_mmseg_dsrl_patched', False):
+        return
+
+    def cross_entropy(pred,
+                      label,
+                      weight=None,
+                      class_weight=None,
+                      reduction='mean',
+                      avg_factor=None,
+                      ignore_index=-100,
+                      avg_non_ignore=False):
+        if (class_weight is not None and avg_factor is None
+                and reduction == 'mean'):
+            valid = label != ignore_index
+            avg_factor = class_weight[label[valid]].sum()
+        return original(pred, label, weight, class_weight, reduction,
+                        avg_factor, ignore_index, avg_non_ignore)
+
+    cross_entropy._mmseg_dsrl_patched = True
+    ce_module.cross_entropy = cross_entropy
+
+
 def apply_compat_patches() -> None:
     """Apply every work-around once (idempotent)."""
     global _APPLIED
@@ -112,4 +151,5 @@ def apply_compat_patches() -> None:
         return
     allow_mmengine_checkpoint_globals()
     allow_cpu_distributed_training()
+    fix_weighted_cross_entropy_with_ignore()
     _APPLIED = True

@@ -4,13 +4,13 @@ import os.path as osp
 import subprocess
 
 import pytest
-
 from dsrl_test_utils import REPO
 
 pytestmark = pytest.mark.integration
 
-DSRL_CFG = osp.join(REPO, 'configs', 'dsrl',
-                    'dsrl_bisenetv1_r18-d32_1xb8-400i_dsrl-demo-128x256.py')
+DSRL_CFG = osp.join(
+    REPO, 'configs', 'dsrl',
+    'dsrl_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-128x256.py')
 
 
 def small_run_options(data_root, max_iters):
@@ -18,13 +18,15 @@ def small_run_options(data_root, max_iters):
         f'train_dataloader.dataset.data_root={data_root}',
         f'val_dataloader.dataset.data_root={data_root}',
         f'test_dataloader.dataset.data_root={data_root}',
-        'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+        'train_dataloader.batch_size=2',
+        'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
         'val_dataloader.num_workers=0',
         'val_dataloader.persistent_workers=False',
         'test_dataloader.num_workers=0',
         'test_dataloader.persistent_workers=False',
-        f'train_cfg.max_iters={max_iters}', f'train_cfg.val_interval={max_iters}',
+        f'train_cfg.max_iters={max_iters}',
+        f'train_cfg.val_interval={max_iters}',
         'default_hooks.checkpoint.interval=2',
         'default_hooks.logger.interval=1',
         'param_scheduler.1.end=100',
@@ -32,8 +34,13 @@ def small_run_options(data_root, max_iters):
 
 
 def run(args, env, timeout=600):
-    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run(
+        args,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]
     return out
@@ -43,8 +50,10 @@ def run(args, env, timeout=600):
 def trained(tmp_path_factory, demo_data_root, python_env):
     env, python = python_env
     work_dir = str(tmp_path_factory.mktemp('work'))
-    out = run([python, 'tools/train.py', DSRL_CFG, '--work-dir', work_dir,
-               '--cfg-options', *small_run_options(demo_data_root, 4)], env)
+    out = run([
+        python, 'tools/train.py', DSRL_CFG, '--work-dir', work_dir,
+        '--cfg-options', *small_run_options(demo_data_root, 4)
+    ], env)
     return dict(work_dir=work_dir, log=out, data_root=demo_data_root)
 
 
@@ -54,6 +63,11 @@ def test_train_logs_each_dsrl_loss_and_validates(trained):
                 'aux_0.loss_ce'):
         assert key in log, key
     assert 'mIoU' in log
+    # The demo DSRL config validates the SISR branch too (opt-in).
+    assert 'sisr/PSNR' in log and 'sisr/SSIM' in log
+    assert len(
+        glob.glob(osp.join(trained['work_dir'], 'sisr_vis',
+                           '*_sisr.png'))) == 4
     assert osp.isfile(osp.join(trained['work_dir'], 'iter_4.pth'))
 
 
@@ -62,16 +76,20 @@ def test_test_tool_reports_miou_with_and_without_tta(trained, python_env):
     ckpt = osp.join(trained['work_dir'], 'iter_4.pth')
     opts = ['--cfg-options', *small_run_options(trained['data_root'], 4)]
     for extra in ([], ['--tta']):
-        out = run([python, 'tools/test.py', DSRL_CFG, ckpt, '--work-dir',
-                   trained['work_dir'], *extra, *opts], env)
+        out = run([
+            python, 'tools/test.py', DSRL_CFG, ckpt, '--work-dir',
+            trained['work_dir'], *extra, *opts
+        ], env)
         assert 'mIoU' in out and 'pole' in out
 
 
 def test_resume_continues_from_last_iteration(trained, python_env):
     env, python = python_env
-    out = run([python, 'tools/train.py', DSRL_CFG, '--work-dir',
-               trained['work_dir'], '--resume', '--cfg-options',
-               *small_run_options(trained['data_root'], 6)], env)
+    out = run([
+        python, 'tools/train.py', DSRL_CFG, '--work-dir', trained['work_dir'],
+        '--resume', '--cfg-options',
+        *small_run_options(trained['data_root'], 6)
+    ], env)
     assert 'resumed' in out.lower() and 'iter_4.pth' in out
     assert 'Iter(train) [5/6]' in out
     assert 'Iter(train) [1/6]' not in out
@@ -80,15 +98,16 @@ def test_resume_continues_from_last_iteration(trained, python_env):
 
 def test_init_model_inference_model_and_inferencer(trained):
     import numpy as np
-    from mmseg.apis import MMSegInferencer, inference_model, init_model
     from mmengine.config import Config
+    from mmseg.apis import MMSegInferencer, inference_model, init_model
     cfg = Config.fromfile(DSRL_CFG)
     cfg.model.backbone.norm_cfg = dict(type='BN')
     ckpt = osp.join(trained['work_dir'], 'iter_4.pth')
     model = init_model(cfg, ckpt, device='cpu')
     assert type(model).__name__ == 'DSRLEncoderDecoder'
-    img = sorted(glob.glob(osp.join(trained['data_root'], 'img_dir', 'val',
-                                    '*.png')))[0]
+    img = sorted(
+        glob.glob(osp.join(trained['data_root'], 'img_dir', 'val',
+                           '*.png')))[0]
     result = inference_model(model, img)
     assert tuple(result.pred_sem_seg.shape) == (128, 256)
     inferencer = MMSegInferencer(model=cfg, weights=ckpt, device='cpu')
@@ -101,10 +120,12 @@ def test_mmseg_packaged_train_tool_trains_plugin_config(
         tmp_path, demo_data_root, python_env):
     import mmseg
     env, python = python_env
-    mmseg_train = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
-                           'train.py')
-    out = run([python, mmseg_train, DSRL_CFG, '--work-dir', str(tmp_path),
-               '--cfg-options', *small_run_options(demo_data_root, 2)], env)
+    mmseg_train = osp.join(
+        osp.dirname(mmseg.__file__), '.mim', 'tools', 'train.py')
+    out = run([
+        python, mmseg_train, DSRL_CFG, '--work-dir',
+        str(tmp_path), '--cfg-options', *small_run_options(demo_data_root, 2)
+    ], env)
     assert 'fa.loss_fa' in out
     assert osp.isfile(osp.join(str(tmp_path), 'iter_2.pth'))
 
@@ -115,10 +136,24 @@ def test_ddp_two_processes_gloo(tmp_path, demo_data_root, python_env):
     out = run([
         python, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
         '--master_port', '29517', 'tools/train.py', DSRL_CFG, '--launcher',
-        'pytorch', '--work-dir', str(tmp_path), '--cfg-options',
-        *small_run_options(demo_data_root, 2),
+        'pytorch', '--work-dir',
+        str(tmp_path), '--cfg-options', *small_run_options(demo_data_root, 2),
         'env_cfg.dist_cfg.backend=gloo'
     ], env)
     assert 'Distributed training: True' in out
     assert 'fa.loss_fa' in out
     assert osp.isfile(osp.join(str(tmp_path), 'iter_2.pth'))
+
+
+def test_get_flops_and_benchmark_tools_on_dsrl_config(python_env):
+    env, python = python_env
+    out = run(
+        [python, 'tools/get_flops.py', DSRL_CFG, '--shape', '128', '256'], env)
+    assert 'GFLOPs' in out and 'Params (inference graph)' in out
+    flops = float(out.split('Flops: ')[1].split()[0])
+    assert flops > 0
+    out = run([
+        python, 'tools/benchmark.py', DSRL_CFG, '--shape', '128', '256',
+        '--runs', '3', '--warmup', '1'
+    ], env)
+    assert 'median' in out and 'images/s' in out

@@ -92,8 +92,9 @@ class SISRHead(BaseModule):
         target_size = tuple(target_size)
         if size == target_size:
             return image
-        if any(abs(s - t) >= self.upscale_factor
-               for s, t in zip(size, target_size)):
+        if any(
+                abs(s - t) >= self.upscale_factor
+                for s, t in zip(size, target_size)):
             raise ValueError(
                 f'SISR output {size} does not match the HR image '
                 f'{target_size}: upscale_factor={self.upscale_factor} '
@@ -114,6 +115,6 @@ class SISRHead(BaseModule):
             tuple[dict, Tensor]: ``{loss_name: loss}`` and the reconstruction
             at the HR size (for the FA loss).
         """
-        image = self.match_target_size(self.forward(inputs),
-                                       hr_images.shape[2:])
+        image = self.match_target_size(
+            self.forward(inputs), hr_images.shape[2:])
         return {self.loss_sr.loss_name: self.loss_sr(image, hr_images)}, image

@@ -6,8 +6,12 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ...utils.typing_utils import (ConfigType, OptConfigType,
-                                   OptMultiConfig, SampleList)
+from ...utils.typing_utils import (
+    ConfigType,
+    OptConfigType,
+    OptMultiConfig,
+    SampleList,
+)
 from ..layers import SSSRUpsample
 
 _VARIANTS = ('logits', 'features')

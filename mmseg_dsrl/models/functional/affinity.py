@@ -49,7 +49,8 @@ def _check_pair(feat_a: Tensor, feat_b: Tensor) -> None:
             'Resize or subsample them to a common size first.')
 
 
-def normalize_positions(feat: Tensor, p: float = 2.0,
+def normalize_positions(feat: Tensor,
+                        p: float = 2.0,
                         eps: float = 1e-12) -> Tensor:
     """Flatten a feature map to positions and p-normalise each position.
 
@@ -120,8 +121,7 @@ class _BlockedL1AffinityDistance(torch.autograd.Function):
     def _block_diff(a: Tensor, b: Tensor, start: int, stop: int) -> Tensor:
         # (B, rows, N) block of A^T A - B^T B, computed in one buffer.
         diff = a[:, :, start:stop].transpose(1, 2) @ a
-        return diff.baddbmm_(b[:, :, start:stop].transpose(1, 2), b,
-                             alpha=-1)
+        return diff.baddbmm_(b[:, :, start:stop].transpose(1, 2), b, alpha=-1)
 
     @staticmethod
     def forward(ctx, a: Tensor, b: Tensor, block_size: int) -> Tensor:
@@ -164,7 +164,7 @@ def affinity_distance(feat_a: Tensor,
                       feat_b: Tensor,
                       p: float = 2.0,
                       q: float = 1.0,
-                      block_size: int = 1024) -> Tensor:
+                      block_size: int = 256) -> Tensor:
     """Exact, memory-bounded FA distance between two feature maps.
 
     Args:

@@ -1,4 +1,5 @@
 """Image resizing used by the resolution-reduced segmentors."""
+import math
 from typing import Tuple
 
 import torch.nn.functional as F
@@ -8,10 +9,13 @@ __all__ = ['scaled_size', 'downsample_image']
 
 
 def scaled_size(size: Tuple[int, int], scale: float) -> Tuple[int, int]:
-    """Size of an (H, W) image after scaling by ``scale``, rounded."""
-    return max(1, int(round(size[0] * scale))), max(1,
-                                                    int(round(size[1] *
-                                                              scale)))
+    """Size of an (H, W) image after scaling by ``scale``, rounded half up.
+
+    ``float()`` makes it work on traced shapes too (jit tracing, FLOP
+    counting), where the sizes are 0-d tensors.
+    """
+    return tuple(
+        max(1, int(math.floor(float(s) * scale + 0.5))) for s in size[:2])
 
 
 def downsample_image(images: Tensor, scale: float) -> Tensor:

@@ -4,11 +4,17 @@ from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 from torch import Tensor
 
-from ...utils.typing_utils import ConfigType, OptConfigType, SampleList
+from ...utils.typing_utils import (
+    ConfigType,
+    OptConfigType,
+    OptSampleList,
+    SampleList,
+)
 from ..functional import scaled_size
 from .lr_input_encoder_decoder import LRInputEncoderDecoder
 
@@ -35,7 +41,9 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
                    -> SISRHead: MSE vs HR image         (sisr.loss_sr)
                    -> FA(transform(SSSR feats), SISR image) (fa.loss_fa)
         predict(): extract_feat(LR image) -> SSSRHead -> resize to image
-                   (the SISR head and the FA transform do not run)
+                   (the SISR head and the FA transform do not run, unless
+                   ``test_cfg.output_sisr=True`` asks for the reconstruction
+                   in the results, for PSNR/SSIM and visualisation)
 
     Args:
         decode_head (dict): The base config's decode head (any mmseg head).
@@ -107,8 +115,9 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
         try:
             feat_h, feat_w = sizes[in_index]
         except IndexError:
-            raise ValueError(f'sisr_head.in_index={in_index} but the '
-                             f'backbone/neck has {len(sizes)} outputs') from None
+            raise ValueError(
+                f'sisr_head.in_index={in_index} but the '
+                f'backbone/neck has {len(sizes)} outputs') from None
         stride_h, stride_w = _PROBE_SIZE / feat_h, _PROBE_SIZE / feat_w
         if stride_h != stride_w or stride_h != int(stride_h):
             raise ValueError(
@@ -177,3 +186,33 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
                     self._align_fa_features(sssr_feats, sr_image), sr_image)
                 losses[f'fa.{self.fa_loss.loss_name}'] = fa
         return losses
+
+    # ------------------------------------------------------------------
+    # opt-in SISR output at test time
+    # ------------------------------------------------------------------
+    def _denormalize(self, images: Tensor) -> Tensor:
+        """Undo the data preprocessor's normalisation (to 0-255 RGB)."""
+        pre = self.data_preprocessor
+        if not getattr(pre, '_enable_normalize', False):
+            return images
+        return images * pre.std + pre.mean
+
+    def predict(self,
+                inputs: Tensor,
+                data_samples: OptSampleList = None) -> SampleList:
+        """EncoderDecoder's prediction; with ``test_cfg.output_sisr`` also
+        ``sr_image`` and ``hr_image`` (0-255 RGB, cropped to each image's
+        ``img_shape``) in every data sample."""
+        results = super().predict(inputs, data_samples)
+        if not (self.test_cfg or {}).get('output_sisr', False):
+            return results
+        if self.sisr_head is None:
+            raise ValueError('test_cfg.output_sisr needs a sisr_head')
+        sr = self.sisr_head.match_target_size(
+            self.sisr_head(self.extract_feat(inputs)), inputs.shape[2:])
+        sr, hr = self._denormalize(sr), self._denormalize(inputs)
+        for i, sample in enumerate(results):
+            h, w = sample.metainfo.get('img_shape', inputs.shape[2:])[:2]
+            sample.sr_image = PixelData(data=sr[i, :, :h, :w].clamp(0, 255))
+            sample.hr_image = PixelData(data=hr[i, :, :h, :w])
+        return results

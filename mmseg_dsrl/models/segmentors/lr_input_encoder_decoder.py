@@ -48,5 +48,4 @@ class LRInputEncoderDecoder(EncoderDecoder):
 
     def extract_feat(self, inputs: Tensor) -> List[Tensor]:
         """Features of the image downsampled by ``input_scale``."""
-        return super().extract_feat(
-            downsample_image(inputs, self.input_scale))
+        return super().extract_feat(downsample_image(inputs, self.input_scale))

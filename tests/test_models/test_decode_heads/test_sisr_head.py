@@ -4,8 +4,8 @@ from mmseg.registry import MODELS
 
 
 def _head(r=4, **kw):
-    return MODELS.build(dict(type='SISRHead', in_channels=8,
-                             upscale_factor=r, **kw))
+    return MODELS.build(
+        dict(type='SISRHead', in_channels=8, upscale_factor=r, **kw))
 
 
 def test_espcn_structure_and_output_size():
@@ -32,7 +32,8 @@ def test_off_by_padding_is_resized_but_wrong_factor_raises():
     feats = [torch.randn(1, 8, 23, 30)]  # 360x480 at stride 16 -> 368x480
     _, image = head.loss(feats, torch.randn(1, 3, 90, 120))
     assert image.shape[2:] == (90, 120)
-    with pytest.raises(ValueError, match=r'SISR output \(92, 120\).*\(46, 60\)'):
+    with pytest.raises(
+            ValueError, match=r'SISR output \(92, 120\).*\(46, 60\)'):
         head.loss(feats, torch.randn(1, 3, 46, 60))
 
 

@@ -1,8 +1,7 @@
 import pytest
 import torch
-from mmseg.registry import MODELS
-
 from dsrl_test_utils import NUM_CLASSES, seg_batch, tiny_head  # noqa: I100
+from mmseg.registry import MODELS
 
 
 def _feats(h=8, w=12):
@@ -12,8 +11,11 @@ def _feats(h=8, w=12):
 @pytest.mark.parametrize('variant', ['logits', 'features'])
 def test_output_is_upsampled_scores_on_odd_size(variant):
     head = MODELS.build(
-        dict(type='SSSRHead', head=tiny_head(), upsample_factor=4,
-             variant=variant))
+        dict(
+            type='SSSRHead',
+            head=tiny_head(),
+            upsample_factor=4,
+            variant=variant))
     out = head(_feats(5, 7))
     assert out.shape == (2, NUM_CLASSES, 20, 28)
 
@@ -44,8 +46,12 @@ def test_delegates_segmentor_facing_attributes():
 @pytest.mark.parametrize('variant', ['logits', 'features'])
 def test_loss_and_fa_features_give_every_parameter_a_gradient(variant):
     head = MODELS.build(
-        dict(type='SSSRHead', head=tiny_head(), variant=variant,
-             with_fa_transform=True, fa_transform_channels=8))
+        dict(
+            type='SSSRHead',
+            head=tiny_head(),
+            variant=variant,
+            with_fa_transform=True,
+            fa_transform_channels=8))
     _, samples = seg_batch(h=32, w=48)
     losses, fa = head.loss_and_fa_features(_feats(8, 12), samples, {})
     assert fa.shape == (2, 8, 32, 48)
@@ -66,17 +72,21 @@ def test_features_variant_rejects_head_without_features():
         type='SSSRHead',
         variant='features',
         head=dict(
-            type='DepthwiseSeparableASPPHead', in_channels=128, in_index=3,
-            channels=32, dilations=(1, 2), c1_in_channels=16,
-            c1_channels=8, num_classes=NUM_CLASSES))
+            type='DepthwiseSeparableASPPHead',
+            in_channels=128,
+            in_index=3,
+            channels=32,
+            dilations=(1, 2),
+            c1_in_channels=16,
+            c1_channels=8,
+            num_classes=NUM_CLASSES))
     with pytest.raises(ValueError, match='DepthwiseSeparableASPPHead'):
         MODELS.build(cfg)
 
 
 def test_bad_variant_and_factor_raise():
     with pytest.raises(ValueError, match="got 'pixels'"):
-        MODELS.build(dict(type='SSSRHead', head=tiny_head(),
-                          variant='pixels'))
+        MODELS.build(dict(type='SSSRHead', head=tiny_head(), variant='pixels'))
     with pytest.raises(ValueError, match='power of two .* got 3'):
-        MODELS.build(dict(type='SSSRHead', head=tiny_head(),
-                          upsample_factor=3))
+        MODELS.build(
+            dict(type='SSSRHead', head=tiny_head(), upsample_factor=3))

@@ -1,8 +1,11 @@
 import pytest
 import torch
 
-from mmseg_dsrl.models.functional import (affinity_distance, feature_affinity,
-                                          naive_affinity_distance)
+from mmseg_dsrl.models.functional import (
+    affinity_distance,
+    feature_affinity,
+    naive_affinity_distance,
+)
 
 
 def _pair(b=2, c1=5, c2=3, h=4, w=6, dtype=torch.float64, seed=0):
@@ -69,8 +72,11 @@ def test_identical_maps_have_zero_distance_and_scaling_invariance():
     # Per-position normalisation: positive rescaling changes nothing.
     scale = torch.rand(2, 1, 4, 6, dtype=a.dtype) + 0.5
     torch.testing.assert_close(
-        affinity_distance(a * scale, a.detach() * 2), torch.zeros(
-            2, dtype=a.dtype), atol=1e-12, rtol=0)
+        affinity_distance(a * scale,
+                          a.detach() * 2),
+        torch.zeros(2, dtype=a.dtype),
+        atol=1e-12,
+        rtol=0)
 
 
 def test_per_sample_output_depends_only_on_its_sample():
@@ -83,7 +89,8 @@ def test_per_sample_output_depends_only_on_its_sample():
 def test_spatial_mismatch_raises():
     a = torch.randn(1, 3, 4, 4)
     b = torch.randn(1, 3, 4, 5)
-    with pytest.raises(ValueError, match=r'same spatial size.*\(4, 4\).*\(4, 5\)'):
+    with pytest.raises(
+            ValueError, match=r'same spatial size.*\(4, 4\).*\(4, 5\)'):
         affinity_distance(a, b)
 
 

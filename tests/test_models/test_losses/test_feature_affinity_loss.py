@@ -30,8 +30,9 @@ def test_q2_and_sum_reduction():
 
 def test_max_pool_and_reduction_override():
     seg, sr = _feats(2)
-    loss = FeatureAffinityLoss(pool='max', subsample=8)(
-        seg, sr, reduction_override='none')
+    loss = FeatureAffinityLoss(
+        pool='max', subsample=8)(
+            seg, sr, reduction_override='none')
     ref = naive_affinity_distance(F.max_pool2d(seg, 8), F.max_pool2d(sr, 8))
     torch.testing.assert_close(loss, ref)
 
@@ -48,8 +49,8 @@ def test_loss_name_and_gradient_reaches_both_inputs():
 
 def test_different_spatial_size_raises():
     with pytest.raises(ValueError, match=r'\(16, 24\).*\(8, 12\)'):
-        FeatureAffinityLoss()(torch.randn(1, 3, 16, 24), torch.randn(1, 3, 8,
-                                                                    12))
+        FeatureAffinityLoss()(torch.randn(1, 3, 16, 24),
+                              torch.randn(1, 3, 8, 12))
 
 
 @pytest.mark.parametrize('kwargs, match', [

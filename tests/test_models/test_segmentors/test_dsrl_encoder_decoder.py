@@ -1,8 +1,7 @@
 import pytest
 import torch
-from mmseg.registry import MODELS
-
 from dsrl_test_utils import NUM_CLASSES, seg_batch, tiny_segmentor_cfg
+from mmseg.registry import MODELS
 
 
 def _count_calls(module):
@@ -15,8 +14,10 @@ def test_loss_terms_named_and_every_parameter_trained():
     model = MODELS.build(tiny_segmentor_cfg())
     inputs, samples = seg_batch(h=64, w=96)
     losses = model.loss(inputs, samples)
-    assert {'decode.loss_ce', 'decode.acc_seg', 'aux.loss_ce',
-            'sisr.loss_sr', 'fa.loss_fa'} <= set(losses)
+    assert {
+        'decode.loss_ce', 'decode.acc_seg', 'aux.loss_ce', 'sisr.loss_sr',
+        'fa.loss_fa'
+    } <= set(losses)
     total = sum(v for k, v in losses.items() if 'loss' in k)
     assert all(torch.isfinite(v).all() for v in losses.values())
     total.backward()
@@ -66,8 +67,9 @@ def test_inference_skips_sisr_and_fa_transform(mode):
 def test_slide_inference_covers_the_image():
     model = MODELS.build(
         tiny_segmentor_cfg(
-            test_cfg=dict(mode='slide', crop_size=(48, 48),
-                          stride=(32, 32)))).eval()
+            test_cfg=dict(mode='slide', crop_size=(48,
+                                                   48), stride=(32,
+                                                                32)))).eval()
     inputs, samples = seg_batch(h=64, w=96)
     with torch.no_grad():
         out = model.predict(inputs, samples)
@@ -75,8 +77,8 @@ def test_slide_inference_covers_the_image():
 
 
 def test_input_scale_one_gives_2x_mask_resized_to_input():
-    cfg = tiny_segmentor_cfg(input_scale=1.0,
-                             sssr_head=dict(upsample_factor=16))
+    cfg = tiny_segmentor_cfg(
+        input_scale=1.0, sssr_head=dict(upsample_factor=16))
     model = MODELS.build(cfg)
     inputs, samples = seg_batch(h=32, w=48)
     with torch.no_grad():
@@ -98,7 +100,8 @@ def test_without_fa_no_transform_and_no_fa_term():
 
 @pytest.mark.parametrize('scale', [0, -0.5, 1.5])
 def test_input_scale_out_of_range_raises(scale):
-    with pytest.raises(ValueError, match=rf'input_scale must be in \(0, 1\].*{scale}'):
+    with pytest.raises(
+            ValueError, match=rf'input_scale must be in \(0, 1\].*{scale}'):
         MODELS.build(tiny_segmentor_cfg(input_scale=scale))
 
 
@@ -110,9 +113,10 @@ def test_input_scale_wrong_type_raises():
 def test_wrong_sisr_factor_raises_at_build():
     cfg = tiny_segmentor_cfg(
         sisr_head=dict(type='SISRHead', in_channels=128, upscale_factor=8))
-    with pytest.raises(ValueError,
-                       match='upscale_factor=8 would not reconstruct.*'
-                       'set upscale_factor=16'):
+    with pytest.raises(
+            ValueError,
+            match='upscale_factor=8 would not reconstruct.*'
+            'set upscale_factor=16'):
         MODELS.build(cfg)
 
 
@@ -129,6 +133,7 @@ def test_fa_without_sisr_raises():
 def test_sisr_in_index_out_of_range_raises():
     cfg = tiny_segmentor_cfg(
         sisr_head=dict(type='SISRHead', in_channels=128, in_index=7))
-    with pytest.raises(ValueError, match='in_index=7 but the backbone/neck '
-                       'has 4 outputs'):
+    with pytest.raises(
+            ValueError, match='in_index=7 but the backbone/neck '
+            'has 4 outputs'):
         MODELS.build(cfg)

@@ -1,0 +1,3 @@
+from .sisr_visualization_hook import SISRVisualizationHook
+
+__all__ = ['SISRVisualizationHook']

@@ -1,0 +1,3 @@
+from .sisr_quality_metric import SISRQualityMetric, psnr, ssim
+
+__all__ = ['SISRQualityMetric', 'psnr', 'ssim']

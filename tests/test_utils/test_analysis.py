@@ -1,0 +1,46 @@
+"""Inference-graph complexity: what DSRL costs at inference."""
+import torch
+from dsrl_test_utils import tiny_segmentor_cfg
+from mmseg.registry import MODELS
+
+from mmseg_dsrl.models.functional import scaled_size
+from mmseg_dsrl.utils.analysis import (
+    executed_parameter_count,
+    inference_complexity,
+    random_inputs,
+)
+
+
+def _build(type, **kw):
+    return MODELS.build(tiny_segmentor_cfg(type, **kw)).eval()
+
+
+def test_scaled_size_rounds_half_up_and_accepts_traced_shapes():
+    assert scaled_size((5, 7), 0.5) == (3, 4)
+    assert scaled_size(torch.Size([360, 480]), 0.5) == (180, 240)
+    assert scaled_size((torch.tensor(9), torch.tensor(11)), 0.5) == (5, 6)
+
+
+def test_dsrl_costs_its_lr_baseline_and_a_quarter_of_full_input():
+    dsrl = _build('DSRLEncoderDecoder')
+    lr = _build('LRInputEncoderDecoder')
+    full = _build('EncoderDecoder')
+    shape = (128, 192)
+    f_dsrl = inference_complexity(dsrl, shape)
+    f_lr = inference_complexity(lr, shape)
+    f_full = inference_complexity(full, shape)
+    assert f_dsrl['flops'] <= 1.05 * f_lr['flops']
+    assert f_dsrl['flops'] > f_lr['flops']  # the deconvolutions count
+    assert f_dsrl['flops'] <= 0.35 * f_full['flops']
+
+
+def test_training_only_parameters_are_not_counted():
+    model = _build('DSRLEncoderDecoder')
+    x = random_inputs(model, (64, 96))
+    counted = executed_parameter_count(model, x)
+    n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    expected = (
+        n(model) - n(model.sisr_head) - n(model.auxiliary_head) -
+        n(model.decode_head.fa_transform))
+    assert counted == expected
+    assert inference_complexity(model, (64, 96))['params'] == expected
