@@ -1,3 +1,4 @@
+from .backbones import *  # noqa: F401,F403
 from .decode_heads import *  # noqa: F401,F403
 from .functional import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403

@@ -3,14 +3,13 @@ import glob
 import os.path as osp
 
 import pytest
+from dsrl_test_utils import REPO
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
-from dsrl_test_utils import REPO
-
 CONFIGS = sorted(
-    p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
-                         recursive=True)
+    p for p in glob.glob(
+        osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in p)
 
 
@@ -25,8 +24,9 @@ def test_configs_exist():
                  'fcn_r18-d8', 'fcn_r50-d8', 'bisenetv1_r18-d32',
                  'icnet_r18-d8', 'icnet_r50-d8'):
         for method in ('dsrl', 'lr-input'):
-            assert any(n.startswith(f'{method}_{arch}_') and 'cityscapes' in n
-                       for n in names), (method, arch)
+            assert any(
+                n.startswith(f'{method}_{arch}_') and 'cityscapes' in n
+                for n in names), (method, arch)
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=_name)
@@ -44,12 +44,16 @@ def test_config_builds(path):
 
 
 @pytest.mark.parametrize(
-    'path', [p for p in CONFIGS if osp.basename(p).startswith('dsrl_')
-             and 'cityscapes' in p],
+    'path', [
+        p for p in CONFIGS
+        if osp.basename(p).startswith('dsrl_') and 'cityscapes' in p
+    ],
     ids=_name)
 def test_dsrl_cityscapes_config_is_a_short_delta(path):
     with open(path) as f:
-        lines = [ln for ln in f if ln.strip() and not ln.lstrip().startswith('#')]
+        lines = [
+            ln for ln in f if ln.strip() and not ln.lstrip().startswith('#')
+        ]
     assert len(lines) <= 16, len(lines)
     cfg = Config.fromfile(path)
     # Network input 512x1024 of a 1024x2048 HR crop.

@@ -1,8 +1,15 @@
-from .affinity import (affinity_distance, feature_affinity,
-                       naive_affinity_distance, normalize_positions)
+from .affinity import (
+    affinity_distance,
+    feature_affinity,
+    naive_affinity_distance,
+    normalize_positions,
+)
+from .labels import downsample_label
+from .pooling import adaptive_avg_pool2d_matmul, adaptive_pool_matrix
 from .resize import downsample_image, scaled_size
 
 __all__ = [
     'affinity_distance', 'feature_affinity', 'naive_affinity_distance',
-    'normalize_positions', 'downsample_image', 'scaled_size'
+    'normalize_positions', 'downsample_label', 'adaptive_avg_pool2d_matmul',
+    'adaptive_pool_matrix', 'downsample_image', 'scaled_size'
 ]

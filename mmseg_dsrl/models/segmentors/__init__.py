@@ -1,4 +1,5 @@
 from .dsrl_encoder_decoder import DSRLEncoderDecoder
+from .icnet_segmentor import ICNetSegmentor
 from .lr_input_encoder_decoder import LRInputEncoderDecoder
 
-__all__ = ['DSRLEncoderDecoder', 'LRInputEncoderDecoder']
+__all__ = ['DSRLEncoderDecoder', 'ICNetSegmentor', 'LRInputEncoderDecoder']
