@@ -32,7 +32,13 @@ setup(
         'numpy',
         'opencv-python',
     ],
-    extras_require={'tests': ['pytest']},
+    extras_require={
+        'tests': ['pytest'],
+        # tools/prune.py (dependency tracking for filter pruning)
+        'prune': ['torch-pruning>=1.5,<2'],
+        # ONNX export checks of ICNet
+        'onnx': ['onnx', 'onnxruntime'],
+    },
     license='Apache License 2.0',
     zip_safe=False,
 )

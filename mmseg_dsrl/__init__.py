@@ -7,7 +7,15 @@ from .utils.compat import apply_compat_patches
 
 apply_compat_patches()
 
-from . import datasets, engine, evaluation, models  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    compression,  # noqa: E402,F401
+    datasets,
+    engine,
+    evaluation,
+    models,
+)
 
 __version__ = '0.1.0'
-__all__ = ['__version__', 'datasets', 'engine', 'evaluation', 'models']
+__all__ = [
+    '__version__', 'compression', 'datasets', 'engine', 'evaluation', 'models'
+]

@@ -1,0 +1,154 @@
+import hashlib
+import os
+import os.path as osp
+
+import pytest
+import torch
+from dsrl_icnet_utils import NUM_CLASSES, tiny_icnet_cfg
+from dsrl_test_utils import REPO, seg_batch
+from mmengine.runner import save_checkpoint
+from mmseg.registry import MODELS
+
+from mmseg_dsrl.compression import prune_filters_l1
+
+pytest.importorskip('torch_pruning')
+
+
+def _model():
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_icnet_cfg(width=0.5))
+    model.init_weights()
+    return model
+
+
+def test_pruned_model_runs_in_every_mode_with_fewer_filters():
+    model = _model()
+    n0 = sum(p.numel() for p in model.parameters())
+    prune_filters_l1(model, 0.5, (1, 3, 64, 96))
+    n1 = sum(p.numel() for p in model.parameters())
+    assert n1 < 0.4 * n0
+    assert model.backbone.sub1[0].conv.out_channels == 8  # 16 -> 8
+    inputs, samples = seg_batch(h=64, w=96, num_classes=NUM_CLASSES)
+    losses = model.loss(inputs, samples)
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    model.eval()
+    with torch.no_grad():
+        assert model(inputs, mode='tensor').shape == (2, NUM_CLASSES, 16, 24)
+        out = model.predict(inputs, samples)
+    assert out[0].pred_sem_seg.shape == (64, 96)
+    # Classifiers keep one output per class.
+    assert model.decode_head.conv_seg.out_channels == NUM_CLASSES
+
+
+def test_smallest_l1_filters_are_removed():
+    model = _model()
+    conv = model.backbone.sub1[0].conv
+    before = conv.weight.detach().clone()
+    norms = before.abs().sum(dim=(1, 2, 3))
+    keep = norms.argsort(descending=True)[:8].sort().values
+    prune_filters_l1(model, 0.5, (1, 3, 64, 96))
+    torch.testing.assert_close(conv.weight, before[keep])
+    # The consumer lost the matching input channels.
+    assert model.backbone.sub1[1].conv.in_channels == 8
+
+
+def test_written_checkpoint_reproduces_the_pruned_model(tmp_path):
+    model = _model()
+    prune_filters_l1(model, 0.5, (1, 3, 64, 96))
+    path = str(tmp_path / 'pruned.pth')
+    save_checkpoint(dict(state_dict=model.state_dict()), path)
+    rebuilt = MODELS.build(
+        dict(
+            type='PrunedSegmentor',
+            model=tiny_icnet_cfg(width=0.5),
+            shapes_from=path))
+    from mmengine.runner import load_checkpoint
+    load_checkpoint(rebuilt, path, map_location='cpu', strict=True)
+    inputs, _ = seg_batch(h=64, w=96)
+    model.eval(), rebuilt.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(
+            rebuilt(inputs, mode='tensor'),
+            model(inputs, mode='tensor'),
+            rtol=0,
+            atol=0)
+
+
+def test_reshape_rejects_unresizable_mismatch():
+    from mmseg_dsrl.compression import reshape_to_state_dict
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.PReLU(4))
+    state = dict(model.state_dict())
+    state['0.weight'] = torch.zeros(2, 3, 1, 1)
+    state['1.weight'] = torch.zeros(2)
+    with pytest.raises(ValueError, match=r'1.weight: shape \(2,\) .* \(4,\)'):
+        reshape_to_state_dict(model, state)
+
+
+# ---------------------------------------------------------------------------
+# tools/prune.py
+# ---------------------------------------------------------------------------
+ICNET_DEMO = osp.join(REPO, 'configs', 'icnet',
+                      'icnet-cascade_r18-d8_1xb4-400i_dsrl-demo-256x512.py')
+
+
+def _sha(path):
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+@pytest.fixture(scope='module')
+def icnet_checkpoint(tmp_path_factory):
+    from mmengine.config import Config
+    cfg = Config.fromfile(ICNET_DEMO)
+    cfg.model.backbone.width_multiplier = 0.25
+    model = MODELS.build(cfg.model)
+    path = str(tmp_path_factory.mktemp('ckpt') / 'icnet.pth')
+    save_checkpoint(dict(state_dict=model.state_dict()), path)
+    return path
+
+
+def _prune_main(args):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'dsrl_prune_tool', osp.join(REPO, 'tools', 'prune.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main(args)
+
+
+@pytest.mark.parametrize('steps, match', [
+    (['1.5'], r'keep ratios must be in \(0, 1\], got 1.5'),
+    (['0'], r'got 0.0'),
+    (['0.5', '0.75'], 'strictly decreasing'),
+])
+def test_prune_tool_rejects_bad_ratios_before_work(tmp_path, icnet_checkpoint,
+                                                   steps, match):
+    digest = _sha(icnet_checkpoint)
+    work = str(tmp_path / 'out')
+    with pytest.raises(ValueError, match=match):
+        _prune_main([
+            ICNET_DEMO, icnet_checkpoint, '--steps', *steps, '--work-dir',
+            work, '--cfg-options', 'model.backbone.width_multiplier=0.25'
+        ])
+    assert not osp.exists(work)
+    assert _sha(icnet_checkpoint) == digest
+
+
+def test_prune_tool_rejects_checkpoint_of_other_architecture(
+        tmp_path, icnet_checkpoint):
+    work = str(tmp_path / 'out')
+    with pytest.raises(ValueError, match='does not belong to this config'):
+        _prune_main([
+            ICNET_DEMO, icnet_checkpoint, '--steps', '0.5', '--work-dir', work
+        ])  # width 1.0 config, 0.25 ckpt
+    assert not osp.exists(work) or not os.listdir(work)
+
+
+def test_prune_tool_refuses_non_empty_work_dir(tmp_path, icnet_checkpoint):
+    (tmp_path / 'old.txt').write_text('keep me')
+    with pytest.raises(FileExistsError, match='not empty'):
+        _prune_main([
+            ICNET_DEMO, icnet_checkpoint, '--steps', '0.5', '--work-dir',
+            str(tmp_path)
+        ])
+    assert (tmp_path / 'old.txt').read_text() == 'keep me'
