@@ -1,0 +1,12 @@
+# DSRL: the network sees 180x240 and predicts the native 360x480.
+_base_ = ['./bisenetv1_r18-d32-w0.5_1xb4-600i_camvid-360x480.py']
+model = dict(
+    type='DSRLEncoderDecoder',
+    input_scale=0.5,
+    sssr_head=dict(type='SSSRHead', upsample_factor=4, variant='logits'),
+    sisr_head=dict(
+        type='SISRHead',
+        in_channels=128,
+        in_index=0,
+        loss=dict(type='PixelMSELoss', loss_weight=0.1)),
+    fa_loss=dict(type='FeatureAffinityLoss', subsample=8, loss_weight=1.0))

@@ -1,0 +1,126 @@
+"""Resolution-efficiency report: mIoU against inference GFLOPs and latency.
+
+In the spirit of DSRL's Figure 1. Each --entry is ``CONFIG=MIOU`` or
+``CONFIG:CHECKPOINT=MIOU`` (mIoU as tools/test.py reports it, or several
+comma-separated values from different seeds); GFLOPs and CPU latency are
+measured here at --shape. Alternatively --results takes the results.json of
+tools/camvid_benchmark.py. Writes a Markdown table and a PNG plot.
+
+Example:
+    python tools/efficiency_report.py --results work_dirs/camvid/results.json \
+        --out docs/camvid_efficiency
+    python tools/efficiency_report.py --shape 360 480 \
+        --entry configs/camvid/dsrl_...py=48.1,47.5 --out report
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+
+def parse_entry(text: str) -> dict:
+    if '=' not in text:
+        raise ValueError(f'--entry must be CONFIG[:CHECKPOINT]=MIOU[,MIOU..],'
+                         f' got {text!r}')
+    left, mious = text.rsplit('=', 1)
+    config, _, ckpt = left.partition(':')
+    values = [float(v) for v in mious.split(',')]
+    return dict(config=config, checkpoint=ckpt or None, mious=values)
+
+
+def measure(rows, shape, runs) -> None:
+    import mmseg_dsrl  # noqa: F401
+    from mmseg_dsrl.utils.analysis import (
+        build_inference_model,
+        inference_complexity,
+        time_inference,
+    )
+    from mmseg_dsrl.utils.config_utils import load_config
+    from mmseg_dsrl.utils.experiments import mean_std
+    for row in rows:
+        model = build_inference_model(
+            load_config(row['config']), row.get('checkpoint'))
+        row['gflops'] = inference_complexity(model, shape)['flops'] / 1e9
+        row['latency_ms'] = time_inference(
+            model, shape, runs=runs, mode='predict')['median'] * 1e3
+        stats = mean_std(row['mious'])
+        row['miou_mean'], row['miou_std'] = stats['mean'], stats['std']
+        row.setdefault('name', osp.splitext(osp.basename(row['config']))[0])
+
+
+def plot(rows, path: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, key, label in ((axes[0], 'gflops', 'inference GFLOPs'),
+                           (axes[1], 'latency_ms', 'CPU latency (ms)')):
+        for r in rows:
+            ax.errorbar(
+                r[key],
+                r['miou_mean'],
+                yerr=r.get('miou_std', 0),
+                fmt='o',
+                capsize=3,
+                markersize=7,
+                label=r['name'])
+            ax.annotate(
+                r['name'], (r[key], r['miou_mean']),
+                fontsize=7,
+                xytext=(4, 4),
+                textcoords='offset points')
+        ax.set_xlabel(label)
+        ax.set_ylabel('mIoU (%)')
+        ax.grid(alpha=0.3)
+    axes[0].set_title('accuracy vs. computation')
+    axes[1].set_title('accuracy vs. latency')
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--results', help='results.json of camvid_benchmark')
+    parser.add_argument(
+        '--entry',
+        nargs='+',
+        default=[],
+        help='CONFIG[:CHECKPOINT]=MIOU[,MIOU...]')
+    parser.add_argument('--shape', type=int, nargs=2, default=[360, 480])
+    parser.add_argument('--runs', type=int, default=10)
+    parser.add_argument(
+        '--out',
+        required=True,
+        help='output prefix: writes OUT.md and OUT.png')
+    args = parser.parse_args()
+    if not args.results and not args.entry:
+        parser.error('give --results or at least one --entry')
+    rows = []
+    if args.results:
+        with open(args.results) as f:
+            rows += json.load(f)
+    new = [parse_entry(e) for e in args.entry]
+    measure(new, tuple(args.shape), args.runs)
+    rows += new
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    lines = [
+        '| model | GFLOPs | CPU latency (ms) | mIoU |', '|---|---|---|---|'
+    ]
+    for r in sorted(rows, key=lambda r: r['gflops']):
+        lines.append(f'| {r["name"]} | {r["gflops"]:.2f} | '
+                     f'{r["latency_ms"]:.1f} | {r["miou_mean"]:.2f} ± '
+                     f'{r.get("miou_std", 0):.2f} |')
+    with open(args.out + '.md', 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    plot(rows, args.out + '.png')
+    print('\n'.join(lines))
+    print(f'wrote {args.out}.md and {args.out}.png')
+
+
+if __name__ == '__main__':
+    main()
