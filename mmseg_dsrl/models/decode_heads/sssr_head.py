@@ -39,7 +39,10 @@ class SSSRHead(BaseModule):
     <https://openaccess.thecvf.com/content_CVPR_2020/papers/Wang_Dual_Super-Resolution_Learning_for_Semantic_Segmentation_CVPR_2020_paper.pdf>`_.
 
     Wraps an unchanged mmseg decode head and adds :class:`SSSRUpsample`
-    (stride-2 transposed convolutions + norm + activation) after it:
+    (stride-2 transposed convolutions + norm + activation; for class scores
+    the last stage is a plain deconvolution, since a ReLU or a norm on the
+    scores would clip negative evidence or remove the class offsets) after
+    it:
 
     .. code:: text
 
@@ -72,6 +75,9 @@ class SSSRHead(BaseModule):
             ``with_fa_transform``.
         with_fa_transform (bool): Build the FA feature transform. The DSRL
             segmentor sets this when it has an FA loss.
+        deconv_init (str): 'bilinear' (default): the deconvolutions start
+            as linear upsampling, so SSSR starts where the bilinear LR
+            baseline is; 'default': PyTorch's random init.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -83,6 +89,7 @@ class SSSRHead(BaseModule):
                  act_cfg: OptConfigType = None,
                  fa_transform_channels: Optional[int] = None,
                  with_fa_transform: bool = False,
+                 deconv_init: str = 'bilinear',
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg)
         if variant not in _VARIANTS:
@@ -106,7 +113,8 @@ class SSSRHead(BaseModule):
             upsample_factor,
             norm_cfg=norm_cfg,
             act_cfg=act_cfg,
-            act_last=variant == 'features')
+            linear_last=variant == 'logits',
+            init=deconv_init)
         self.fa_transform: Optional[nn.Module] = None
         if with_fa_transform:
             self.fa_transform = ConvModule(

@@ -14,13 +14,32 @@ def test_exact_doubling_per_stage_on_odd_sizes(factor, stages):
     assert sum(isinstance(m, nn.BatchNorm2d) for m in layer) == stages
 
 
-def test_last_activation_optional():
-    with_act = SSSRUpsample(4, 4, act_last=True)
-    without = SSSRUpsample(4, 4, act_last=False)
-    assert isinstance(with_act[-1], nn.ReLU)
-    assert isinstance(without[-1], nn.BatchNorm2d)
-    # Signed outputs survive without the last activation.
-    assert (without(torch.randn(2, 4, 5, 5)) < 0).any()
+def test_linear_last_stage_keeps_scores_signed():
+    layer = SSSRUpsample(4, 4, linear_last=True, init='default')
+    assert isinstance(layer[-1], nn.ConvTranspose2d)
+    assert layer[-1].bias is not None
+    assert (layer(torch.randn(2, 4, 5, 5)) < 0).any()
+    assert isinstance(SSSRUpsample(4, 4)[-1], nn.ReLU)
+
+
+def test_bilinear_init_is_linear_interpolation():
+    layer = SSSRUpsample(3, 2, linear_last=True)
+    x = torch.randn(1, 3, 4, 5)
+    out = layer(x)
+    torch.testing.assert_close(out[:, :, ::2, ::2], x)  # samples kept
+    # Odd rows (interior) average their two neighbours.
+    torch.testing.assert_close(out[:, :, 1:-1:2, ::2],
+                               (x[:, :, :-1] + x[:, :, 1:]) / 2)
+    torch.testing.assert_close(out[:, :, ::2, 1:-1:2],
+                               (x[..., :-1] + x[..., 1:]) / 2)
+
+
+def test_default_init_is_random():
+    layer = SSSRUpsample(3, 2, init='default')
+    w = layer[0].weight
+    assert not torch.equal(w[0, 1], torch.zeros_like(w[0, 1]))
+    with pytest.raises(ValueError, match="init must be one of .* 'xavier'"):
+        SSSRUpsample(3, 2, init='xavier')
 
 
 @pytest.mark.parametrize('factor', [1, 3, 6, 0, 2.0])
