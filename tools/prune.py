@@ -44,6 +44,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         required=True,
         help='decreasing keep ratios, e.g. 0.75 0.5')
     parser.add_argument('--finetune-iters', type=int, default=200)
+    parser.add_argument(
+        '--finetune-lr-scale', type=float, default=0.1,
+        help='fine-tune at this fraction of the config\'s learning rate')
     parser.add_argument('--work-dir', required=True)
     parser.add_argument(
         '--trace-shape',
@@ -67,6 +70,9 @@ def check_args(args: argparse.Namespace) -> None:
     if any(b >= a for a, b in zip(args.steps, args.steps[1:])):
         raise ValueError(f'--steps must be strictly decreasing (keep ratios '
                          f'of the original model), got {args.steps}')
+    if args.finetune_lr_scale <= 0:
+        raise ValueError(f'--finetune-lr-scale must be > 0, got '
+                         f'{args.finetune_lr_scale}')
     if args.finetune_iters < 0:
         raise ValueError(f'--finetune-iters must be >= 0, got '
                          f'{args.finetune_iters}')
@@ -115,6 +121,7 @@ def main(argv=None) -> None:
     from mmseg_dsrl.compression import prune_filters_l1
     from mmseg_dsrl.utils.analysis import build_inference_model
     from mmseg_dsrl.utils.config_utils import load_config, use_bn_without_cuda
+    from mmseg_dsrl.utils.experiments import shorten_schedule
     cfg = load_config(args.config, args.cfg_options)
     use_bn_without_cuda(cfg)
     original_model_cfg = copy.deepcopy(cfg.model)
@@ -141,10 +148,13 @@ def main(argv=None) -> None:
                 state_dict=model.state_dict(),
                 meta=dict(pruned_keep_ratio=keep)), pruned_path)
         step_cfg = copy.deepcopy(cfg)
+        # data_preprocessor is given explicitly: mmengine's Runner would
+        # otherwise add the config's top-level one (without the crop size).
         step_cfg.model = dict(
             type='PrunedSegmentor',
             model=original_model_cfg,
-            shapes_from=pruned_path)
+            shapes_from=pruned_path,
+            data_preprocessor=original_model_cfg.get('data_preprocessor'))
         step_cfg.load_from = pruned_path
         step_cfg.resume = False
         step_cfg.work_dir = step_dir
@@ -153,16 +163,11 @@ def main(argv=None) -> None:
         stats = count(model, shape)
         final = pruned_path
         if args.finetune_iters > 0:
-            step_cfg.train_cfg.max_iters = args.finetune_iters
-            step_cfg.train_cfg.val_interval = args.finetune_iters
-            step_cfg.default_hooks.checkpoint.interval = args.finetune_iters
-            for sched in step_cfg.param_scheduler:
-                sched.end = min(
-                    sched.get('end', args.finetune_iters), args.finetune_iters)
-                sched.begin = min(
-                    sched.get('begin', 0), args.finetune_iters - 1)
+            shorten_schedule(step_cfg, args.finetune_iters)
+            step_cfg.optim_wrapper.optimizer.lr *= args.finetune_lr_scale
             runner = Runner.from_cfg(step_cfg)
             runner.train()
+            stats['mIoU'] = float(runner.val()['mIoU'])
             final = osp.join(step_dir, f'iter_{args.finetune_iters}.pth')
             model = build_inference_model(step_cfg, final)
         summary.append(

@@ -99,12 +99,26 @@ def _sha(path):
 @pytest.fixture(scope='module')
 def icnet_checkpoint(tmp_path_factory):
     from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmseg')  # module fixtures run before autouse ones
     cfg = Config.fromfile(ICNET_DEMO)
-    cfg.model.backbone.width_multiplier = 0.25
+    cfg.merge_from_dict(dict(_small_opts_dict()))
     model = MODELS.build(cfg.model)
     path = str(tmp_path_factory.mktemp('ckpt') / 'icnet.pth')
     save_checkpoint(dict(state_dict=model.state_dict()), path)
     return path
+
+
+SMALL = [
+    'model.backbone.width_multiplier=0.25', 'model.decode_head.in_channels=32',
+    'model.auxiliary_head.0.in_channels=64',
+    'model.auxiliary_head.1.in_channels=32'
+]
+
+
+def _small_opts_dict():
+    return [(k, float(v) if '.' in v else int(v))
+            for k, v in (o.split('=') for o in SMALL)]
 
 
 def _prune_main(args):
@@ -152,3 +166,38 @@ def test_prune_tool_refuses_non_empty_work_dir(tmp_path, icnet_checkpoint):
             str(tmp_path)
         ])
     assert (tmp_path / 'old.txt').read_text() == 'keep me'
+
+
+@pytest.mark.integration
+def test_prune_tool_two_steps_end_to_end(tmp_path, icnet_checkpoint,
+                                         demo_data_root):
+    import json
+
+    from mmseg.apis import init_model
+    digest = _sha(icnet_checkpoint)
+    work = str(tmp_path / 'pruned')
+    data = [
+        f'{k}.dataset.data_root={demo_data_root}'
+        for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    ]
+    _prune_main([
+        ICNET_DEMO, icnet_checkpoint, '--steps', '0.75', '0.5',
+        '--finetune-iters', '2', '--work-dir', work, '--trace-shape', '64',
+        '128', '--cfg-options', *SMALL,
+        'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'val_dataloader.num_workers=0',
+        'val_dataloader.persistent_workers=False', *data
+    ])
+    with open(osp.join(work, 'summary.json')) as f:
+        summary = json.load(f)
+    assert [r['keep'] for r in summary] == [1.0, 0.75, 0.5]
+    assert summary[2]['params'] < summary[1]['params'] < summary[0]['params']
+    assert all('mIoU' in r for r in summary[1:])
+    assert _sha(icnet_checkpoint) == digest
+    # mmseg's init_model loads the written config + fine-tuned checkpoint.
+    model = init_model(summary[2]['config'], summary[2]['checkpoint'],
+                       device='cpu')
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 64, 128), mode='tensor')
+    assert out.shape[1] == 7

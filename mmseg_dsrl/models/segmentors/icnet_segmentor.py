@@ -45,6 +45,31 @@ class ICNetSegmentor(EncoderDecoder):
         exit = check_exit(self.exit)
         if exit != 'sub124':
             self._exit_head()  # fail at build if the head is missing
+        self._check_head_channels()
+
+    def _check_head_channels(self) -> None:
+        """Each head must read as many channels as its cascade output has
+        (a width multiplier changes them), else fail now, not at forward."""
+        widths = getattr(self.backbone, 'out_channels', None)
+        if widths is None:
+            return
+        heads = [('decode_head', self.decode_head)]
+        aux = getattr(self, 'auxiliary_head', None)
+        if isinstance(aux, nn.ModuleList):
+            heads += [(f'auxiliary_head[{i}]', h) for i, h in enumerate(aux)]
+        elif aux is not None:
+            heads.append(('auxiliary_head', aux))
+        for name, head in heads:
+            idx = getattr(head, 'in_index', None)
+            if not isinstance(idx, int):
+                continue
+            expected = widths[idx]
+            if head.in_channels != expected:
+                raise ValueError(
+                    f'{name} reads cascade output {idx} with {expected} '
+                    f'channels (backbone out_channels={tuple(widths)}) but '
+                    f'has in_channels={head.in_channels}: set '
+                    f'in_channels={expected}')
 
     @property
     def exit(self) -> str:

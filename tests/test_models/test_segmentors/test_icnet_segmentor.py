@@ -137,3 +137,11 @@ def test_onnx_export_matches_pytorch(tmp_path):
     path = str(tmp_path / 'icnet.onnx')
     x = export_onnx(model, (128, 256), path)
     assert max_abs_difference(model, path, x) <= 1e-3
+
+
+def test_head_channel_mismatch_fails_at_build():
+    cfg = tiny_icnet_cfg(width=0.5)
+    cfg.auxiliary_head[0].in_channels = 64  # backbone gives 128
+    with pytest.raises(ValueError, match=r'auxiliary_head\[0\] reads '
+                       r'cascade output 0 with 128 channels.*in_channels=128'):
+        MODELS.build(cfg)

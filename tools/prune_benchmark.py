@@ -1,0 +1,142 @@
+"""ICNet compression on the demo data: progressive vs. one-shot L1 pruning.
+
+1. trains the paper's ICNet-R50 on the demo dataset (or takes --checkpoint),
+2. prunes it to keep ratio 0.5 progressively (0.75, fine-tune, 0.5,
+   fine-tune) and in one shot (0.5, fine-tune), with the same total number
+   of fine-tuning iterations,
+3. prints parameters and GFLOPs (tools/get_flops.py's count), CPU latency
+   (round-robin in one process, tools/benchmark.py's timing) and demo mIoU
+   of the three models side by side.
+
+Example (about 20 minutes on a 2-core CPU):
+    python tools/prune_benchmark.py --work-dir work_dirs/prune_bench
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import sys
+import time
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+CONFIG = osp.join(REPO, 'configs', 'icnet',
+                  'icnet-cascade_r18-d8_1xb4-400i_dsrl-demo-256x512.py')
+R50 = ['model.backbone.backbone_cfg.depth=50']
+
+
+def load_prune_tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'dsrl_prune_tool', osp.join(REPO, 'tools', 'prune.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--data-root',
+                        default=osp.join(REPO, 'data', 'dsrl_demo'))
+    parser.add_argument('--work-dir', default=None)
+    parser.add_argument('--checkpoint', default=None,
+                        help='trained ICNet-R50 demo checkpoint (skip 1.)')
+    parser.add_argument('--train-iters', type=int, default=400)
+    parser.add_argument('--finetune-iters', type=int, default=200,
+                        help='total fine-tuning iterations per schedule')
+    parser.add_argument('--shape', type=int, nargs=2, default=[256, 512])
+    parser.add_argument('--runs', type=int, default=10)
+    args = parser.parse_args()
+    import torch
+
+    import mmseg_dsrl  # noqa: F401
+    from mmseg_dsrl.datasets import write_demo_dataset
+    from mmseg_dsrl.utils.analysis import (build_inference_model,
+                                           inference_complexity,
+                                           random_inputs)
+    from mmseg_dsrl.utils.config_utils import load_config
+    from mmseg_dsrl.utils.experiments import train_and_evaluate
+    work = args.work_dir or osp.join(
+        REPO, 'work_dirs', time.strftime('prune-bench-%Y%m%d-%H%M%S'))
+    os.makedirs(work, exist_ok=True)
+    if not osp.isdir(osp.join(args.data_root, 'img_dir')):
+        write_demo_dataset(args.data_root)
+    data_opts = [
+        f'{k}.dataset.data_root={args.data_root}'
+        for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    ]
+    from mmengine.config import DictAction
+    cfg_options = {}
+    for item in R50 + data_opts:
+        key, value = item.split('=', 1)
+        cfg_options[key] = DictAction._parse_iter(value) if key.endswith(
+            'depth') else value
+    rows = {}
+    ckpt = args.checkpoint
+    if ckpt is None:
+        out = train_and_evaluate(CONFIG, osp.join(work, 'unpruned'),
+                                 args.data_root, args.train_iters, 0,
+                                 cfg_options=cfg_options)
+        ckpt = out['checkpoint']
+        rows['unpruned'] = dict(mIoU=out['metrics']['mIoU'])
+    prune = load_prune_tool()
+    schedules = {
+        'progressive 0.75 -> 0.5': ['0.75', '0.5'],
+        'one-shot 0.5': ['0.5'],
+    }
+    summaries = {}
+    for name, steps in schedules.items():
+        iters = args.finetune_iters // len(steps)
+        folder = osp.join(work, name.split()[0])
+        prune.main([
+            CONFIG, ckpt, '--steps', *steps, '--finetune-iters',
+            str(iters), '--work-dir', folder, '--trace-shape',
+            str(args.shape[0]), str(args.shape[1]), '--cfg-options',
+            *R50, *data_opts
+        ])
+        with open(osp.join(folder, 'summary.json')) as f:
+            summaries[name] = json.load(f)
+        rows[name] = dict(mIoU=summaries[name][-1]['mIoU'])
+    # Models side by side: complexity and round-robin latency.
+    base_cfg = load_config(CONFIG, cfg_options)
+    models = {'unpruned': build_inference_model(base_cfg, ckpt)}
+    for name, summary in summaries.items():
+        last = summary[-1]
+        models[name] = build_inference_model(
+            load_config(last['config']), last['checkpoint'])
+    if 'unpruned' not in rows:
+        rows['unpruned'] = dict(mIoU=float('nan'))
+    shape = tuple(args.shape)
+    x = random_inputs(models['unpruned'], shape)
+    times = {k: [] for k in models}
+    with torch.no_grad():
+        for m in models.values():
+            m(x, mode='predict')
+        for _ in range(args.runs):
+            for k, m in models.items():
+                start = time.perf_counter()
+                m(x, mode='predict')
+                times[k].append(time.perf_counter() - start)
+    base = inference_complexity(models['unpruned'], shape)
+    print(f'\nICNet-R50 on the demo data, input {shape}, CPU '
+          f'{torch.get_num_threads()} threads, {args.runs} round-robin runs')
+    print(f'{"model":26s} {"params M":>9s} {"x":>6s} {"GFLOPs":>8s} '
+          f'{"x":>6s} {"latency ms":>11s} {"mIoU":>6s}')
+    for k, m in models.items():
+        c = inference_complexity(m, shape)
+        lat = statistics.median(times[k]) * 1e3
+        rows[k].update(params=c['params'], flops=c['flops'], latency_ms=lat,
+                       params_ratio=c['params'] / base['params'],
+                       flops_ratio=c['flops'] / base['flops'])
+        print(f'{k:26s} {c["params"] / 1e6:9.2f} '
+              f'{c["params"] / base["params"]:6.3f} {c["flops"] / 1e9:8.2f} '
+              f'{c["flops"] / base["flops"]:6.3f} {lat:11.1f} '
+              f'{rows[k]["mIoU"]:6.2f}')
+    with open(osp.join(work, 'prune_benchmark.json'), 'w') as f:
+        json.dump(rows, f, indent=2)
+
+
+if __name__ == '__main__':
+    main()
