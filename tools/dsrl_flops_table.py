@@ -22,19 +22,27 @@ sys.path.insert(0, REPO)
 
 
 def stock_base(path: str) -> str:
-    """The `mmseg::` base a plugin config inherits."""
+    """The config a plugin config inherits first (``mmseg::`` or local)."""
+    import ast
     with open(path) as f:
-        text = f.read()
-    start = text.index("'mmseg::") + len("'mmseg::")
-    rel = text[start:text.index("'", start)]
-    import mmseg
-    return osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs', rel)
+        tree = ast.parse(f.read())
+    bases = next(
+        ast.literal_eval(node.value) for node in tree.body
+        if isinstance(node, ast.Assign) and node.targets[0].id == '_base_')
+    first = bases[0] if isinstance(bases, list) else bases
+    if first.startswith('mmseg::'):
+        import mmseg
+        return osp.join(
+            osp.dirname(mmseg.__file__), '.mim', 'configs',
+            first[len('mmseg::'):])
+    return osp.normpath(osp.join(osp.dirname(path), first))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--shape', type=int, nargs=2, default=[1024, 2048])
-    parser.add_argument('--filter', default='', help='substring of names')
+    parser.add_argument('--filter', nargs='*', default=[],
+                        help='only architectures containing one of these')
     parser.add_argument('--out', default=None, help='write json here')
     args = parser.parse_args()
     import mmseg_dsrl  # noqa: F401
@@ -52,7 +60,7 @@ def main() -> None:
           f'{"stock full":>14s} {"DSRL/LR":>8s} {"DSRL/stock":>10s}')
     for dsrl in dsrl_cfgs:
         arch = osp.basename(dsrl)[len('dsrl_'):].rsplit('_cityscapes', 1)[0]
-        if args.filter not in arch:
+        if args.filter and not any(f in arch for f in args.filter):
             continue
         lr = dsrl.replace('/dsrl_', '/lr-input_')
         res = {}

@@ -1,6 +1,7 @@
 """SSSR head of DSRL: any mmseg decode head + learned upsampling to HR."""
 from typing import List, Optional, Tuple
 
+import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
@@ -53,9 +54,9 @@ class SSSRHead(BaseModule):
                     ICNet use FCNHead):
             head._forward_feature(x) -> deconvs -> head.cls_seg -> HR scores
 
-    Any remaining factor to the label / image size is bilinear, in the
-    wrapped head's own ``loss_by_feat`` / ``predict_by_feat``; the wrapped
-    head's losses, sampler and ignore index are used unchanged.
+    Any remaining factor to the HR label / image size is bilinear (here in
+    training, in the wrapped head's ``predict_by_feat`` at inference); the
+    wrapped head's losses, sampler and ignore index are used unchanged.
 
     For DSRL's Feature Affinity loss, :meth:`loss_and_fa_features` also
     returns the HR map before the prediction (the HR scores for 'logits')
@@ -170,10 +171,26 @@ class SSSRHead(BaseModule):
         size (h, w) and ``f = upsample_factor``."""
         return self._forward_hr(inputs)[0]
 
+    def _to_label_size(self, scores: Tensor,
+                       batch_data_samples: SampleList) -> Tensor:
+        """Bilinearly bring the scores to the HR label's size, the one
+        place where the SSSR output meets the label. mmseg's heads would do
+        the same resize in ``loss_by_feat``; doing it here also keeps heads
+        that downsample the label instead (ICNet's guidance heads) supervised
+        at HR, as DSRL requires."""
+        size = batch_data_samples[0].gt_sem_seg.data.shape[-2:]
+        if scores.shape[2:] == size:
+            return scores
+        return F.interpolate(
+            scores, size=size, mode='bilinear',
+            align_corners=self.align_corners)
+
     def loss(self, inputs: List[Tensor], batch_data_samples: SampleList,
              train_cfg: ConfigType) -> dict:
-        """Losses of the wrapped head on the HR scores."""
-        return self.head.loss_by_feat(self.forward(inputs), batch_data_samples)
+        """Losses of the wrapped head on the scores at the HR label size."""
+        return self.head.loss_by_feat(
+            self._to_label_size(self.forward(inputs), batch_data_samples),
+            batch_data_samples)
 
     def loss_and_fa_features(self, inputs: List[Tensor],
                              batch_data_samples: SampleList,
@@ -183,7 +200,9 @@ class SSSRHead(BaseModule):
             raise ValueError('this SSSRHead was built without the FA '
                              'transform (with_fa_transform=False)')
         scores, feats = self._forward_hr(inputs)
-        losses = self.head.loss_by_feat(scores, batch_data_samples)
+        losses = self.head.loss_by_feat(
+            self._to_label_size(scores, batch_data_samples),
+            batch_data_samples)
         return losses, self.fa_transform(feats)
 
     def predict(self, inputs: List[Tensor], batch_img_metas: List[dict],

@@ -90,3 +90,18 @@ def test_bad_variant_and_factor_raise():
     with pytest.raises(ValueError, match='power of two .* got 3'):
         MODELS.build(
             dict(type='SSSRHead', head=tiny_head(), upsample_factor=3))
+
+
+def test_loss_at_hr_label_size_even_for_label_downsampling_heads():
+    head = MODELS.build(
+        dict(type='SSSRHead', upsample_factor=2,
+             head=dict(type='CascadeGuidanceHead', in_channels=128,
+                       in_index=3, num_classes=NUM_CLASSES,
+                       loss_decode=dict(type='CrossEntropyLoss'))))
+    _, samples = seg_batch(h=32, w=48, ignore_frac=0.0)
+    seen = []
+    original = head.head.loss_by_feat
+    head.head.loss_by_feat = lambda logits, s: seen.append(
+        tuple(logits.shape[2:])) or original(logits, s)
+    head.loss(_feats(8, 12), samples, {})
+    assert seen == [(32, 48)]  # 8x12 -> x2 deconv -> bilinear to the label
