@@ -67,12 +67,7 @@ def main() -> None:
         f'{k}.dataset.data_root={args.data_root}'
         for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')
     ]
-    from mmengine.config import DictAction
-    cfg_options = {}
-    for item in R50 + data_opts:
-        key, value = item.split('=', 1)
-        cfg_options[key] = DictAction._parse_iter(value) if key.endswith(
-            'depth') else value
+    cfg_options = {'model.backbone.backbone_cfg.depth': 50}
     rows = {}
     ckpt = args.checkpoint
     if ckpt is None:
