@@ -7,6 +7,8 @@ from mmseg.models.losses import weight_reduce_loss
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from .utils import check_loss_args
+
 from ..functional import affinity_distance
 
 _POOLS = ('avg', 'max')
@@ -96,12 +98,7 @@ class FeatureAffinityLoss(nn.Module):
                              f'{subsample!r}')
         if pool not in _POOLS:
             raise ValueError(f'pool must be one of {_POOLS}, got {pool!r}')
-        if reduction not in ('none', 'mean', 'sum'):
-            raise ValueError(f"reduction must be 'none', 'mean' or 'sum', "
-                             f'got {reduction!r}')
-        if not loss_name.startswith('loss_'):
-            raise ValueError(f"loss_name must start with 'loss_' to be "
-                             f'back-propagated, got {loss_name!r}')
+        check_loss_args(reduction, loss_name)
         self.p = p
         self.q = q
         self.subsample = subsample

@@ -7,6 +7,8 @@ from mmseg.models.losses import weight_reduce_loss
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from .utils import check_loss_args
+
 
 def pixel_mse_loss(pred: Tensor,
                    target: Tensor,
@@ -45,12 +47,7 @@ class PixelMSELoss(nn.Module):
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_sr') -> None:
         super().__init__()
-        if reduction not in ('none', 'mean', 'sum'):
-            raise ValueError(f"reduction must be 'none', 'mean' or 'sum', "
-                             f'got {reduction!r}')
-        if not loss_name.startswith('loss_'):
-            raise ValueError(f"loss_name must start with 'loss_', got "
-                             f'{loss_name!r}')
+        check_loss_args(reduction, loss_name)
         self.reduction = reduction
         self.loss_weight = loss_weight
         self._loss_name = loss_name
