@@ -53,9 +53,11 @@ def main() -> None:
 
     import mmseg_dsrl  # noqa: F401
     from mmseg_dsrl.datasets import write_demo_dataset
-    from mmseg_dsrl.utils.analysis import (build_inference_model,
-                                           inference_complexity,
-                                           random_inputs)
+    from mmseg_dsrl.utils.analysis import (
+        build_inference_model,
+        inference_complexity,
+        random_inputs,
+    )
     from mmseg_dsrl.utils.config_utils import load_config
     from mmseg_dsrl.utils.experiments import train_and_evaluate
     work = args.work_dir or osp.join(

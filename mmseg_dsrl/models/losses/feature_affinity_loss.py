@@ -7,9 +7,8 @@ from mmseg.models.losses import weight_reduce_loss
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .utils import check_loss_args
-
 from ..functional import affinity_distance
+from .utils import check_loss_args
 
 _POOLS = ('avg', 'max')
 
