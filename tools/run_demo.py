@@ -6,7 +6,7 @@ prints their mIoU (and per-class IoU of the thin classes) side by side with
 the inference GFLOPs. Everything goes to a new folder under work_dirs/.
 
 Example:
-    python tools/run_demo.py            # ~8 min on a 2-core CPU
+    python tools/run_demo.py            # ~6 min on a 2-core CPU
     python tools/run_demo.py --iters 100 --seed 1
 """
 import argparse
