@@ -4,9 +4,11 @@ Trains each model from scratch on CamVid train with the same schedule and
 evaluates on val (11 classes, void ignored); the two 180x240-input models are
 trained with every seed of --seeds. Then measures inference GFLOPs and CPU
 latency at 360x480 and writes results.json and results.md under --work-dir
-(new folder each run unless given).
+(new folder each run unless given). Runs that finished in --work-dir (their
+metrics.json and checkpoint are there) are reused, so an interrupted
+benchmark continues where it stopped and more seeds can be added later.
 
-Example (about 80 minutes on a 2-core CPU):
+Example (about 100 minutes on a 2-core CPU):
     python tools/camvid_benchmark.py --data-root ../shared/datasets/camvid
     python tools/camvid_benchmark.py --data-root D --models dsrl lr --seeds 0
 """
@@ -16,24 +18,44 @@ import os
 import os.path as osp
 import sys
 import time
+from typing import Optional
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 MODELS = {
     'full': ('BiSeNetV1-R18 w0.5, 360x480 input',
-             'configs/camvid/bisenetv1_r18-d32-w0.5_1xb4-600i_camvid-360x480.py',
-             (360, 480), 'single_seed'),
+             'configs/camvid/bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid-'
+             '360x480.py', (360, 480), 'single_seed'),
     'lr': ('same, 180x240 input (bilinear to 360x480)',
-           'configs/camvid/lr-input_bisenetv1_r18-d32-w0.5_1xb4-600i_camvid-'
+           'configs/camvid/lr-input_bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid-'
            '180x240.py', (180, 240), 'multi_seed'),
     'dsrl': ('DSRL, 180x240 input -> 360x480',
-             'configs/camvid/dsrl_bisenetv1_r18-d32-w0.5_1xb4-600i_camvid-'
+             'configs/camvid/dsrl_bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid-'
              '180x240.py', (180, 240), 'multi_seed'),
     'icnet': ('ICNet-R18 w0.5 (paper cascade), 360x480',
-              'configs/camvid/icnet-cascade_r18-d8-w0.5_1xb4-600i_camvid-'
+              'configs/camvid/icnet-cascade_r18-d8-w0.5_1xb4-1000i_camvid-'
               '360x480.py', (360, 480), 'single_seed'),
 }
+# Ablations of the DSRL row (same config, parts switched off with
+# --cfg-options-style overrides): which of SISR and FA carries the effect?
+ABLATIONS = {
+    'dsrl-no-fa': ('DSRL without FA (SSSR + SISR)', 'dsrl', {
+        'model.fa_loss': None
+    }),
+    'sssr-only': ('SSSR only (no SISR, no FA)', 'dsrl', {
+        'model.fa_loss': None,
+        'model.sisr_head': None
+    }),
+}
+
+
+def resolve(key: str) -> tuple:
+    """``(name, config, input shape, seeding, cfg_options)`` of ``key``."""
+    if key in ABLATIONS:
+        name, base, options = ABLATIONS[key]
+        return (name, *MODELS[base][1:], options)
+    return (*MODELS[key], None)
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,15 +64,41 @@ def parse_args() -> argparse.Namespace:
         '--data-root', required=True, help='CamVid in the SegNet layout')
     parser.add_argument('--work-dir', default=None)
     parser.add_argument(
-        '--models', nargs='+', default=list(MODELS), choices=list(MODELS))
+        '--models',
+        nargs='+',
+        default=list(MODELS),
+        choices=list(MODELS) + list(ABLATIONS),
+        help='rows to train; ablations of DSRL: ' + ', '.join(ABLATIONS))
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
     parser.add_argument(
         '--iters',
         type=int,
         default=None,
-        help='override the configs\' 600 iterations')
+        help='override the configs\' 1000 iterations')
     parser.add_argument('--latency-runs', type=int, default=10)
     return parser.parse_args()
+
+
+def finished_run(run_dir: str, config: str, iters: Optional[int]):
+    """``(metrics, model)`` of a run an earlier call completed in
+    ``run_dir`` with the same iteration count, else None."""
+    path = osp.join(run_dir, 'metrics.json')
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        metrics = json.load(f)
+    if metrics.get('iters') != iters:
+        raise ValueError(
+            f'{run_dir} was trained with iters={metrics.get("iters")}, this '
+            f'call asks for iters={iters}; pick another --work-dir')
+    from mmseg_dsrl.utils.analysis import build_inference_model
+    from mmengine.config import Config
+    # The runner's dump of the config the run trained with.
+    cfg = Config.fromfile(osp.join(run_dir, osp.basename(config)))
+    model = build_inference_model(cfg, osp.join(run_dir,
+                                                metrics['checkpoint']))
+    model.cfg = cfg
+    return metrics, model
 
 
 def write_tables(rows, work_dir: str) -> None:
@@ -58,18 +106,21 @@ def write_tables(rows, work_dir: str) -> None:
         json.dump(rows, f, indent=2)
     lines = [
         '| model | input | output | GFLOPs | CPU latency (ms) | mIoU | '
-        'seeds | train time | config |',
+        'per seed | train time | config |',
         '|---|---|---|---|---|---|---|---|---|'
     ]
     for r in rows:
         miou = f'{r["miou_mean"]:.2f}'
         if r['seeds'] > 1:
             miou += f' ± {r["miou_std"]:.2f}'
+        overrides = ''.join(f' `{k}={v}`'
+                            for k, v in (r.get('cfg_options') or {}).items())
         lines.append(
             f'| {r["name"]} | {r["input"]} | 360x480 | {r["gflops"]:.2f} | '
-            f'{r["latency_ms"]:.1f} | {miou} | {r["seeds"]} | '
+            f'{r["latency_ms"]:.1f} | {miou} | '
+            f'{", ".join(f"{m:.2f}" for m in r["mious"])} | '
             f'{r["train_min"]:.0f} min/run | [{osp.basename(r["config"])}]'
-            f'({r["config"]}) |')
+            f'({r["config"]}){overrides} |')
     with open(osp.join(work_dir, 'results.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     print('\n'.join(lines))
@@ -85,25 +136,36 @@ def main() -> None:
     os.makedirs(work_dir, exist_ok=True)
     rows = []
     for key in args.models:
-        name, config, shape, seeding = MODELS[key]
+        name, config, shape, seeding, cfg_options = resolve(key)
         seeds = args.seeds if seeding == 'multi_seed' else args.seeds[:1]
         mious, times, model = [], [], None
         for seed in seeds:
             run_dir = osp.join(work_dir, f'{key}_seed{seed}')
-            if osp.isdir(run_dir) and os.listdir(run_dir):
-                raise FileExistsError(f'{run_dir} is not empty')
-            print(f'== {name}, seed {seed}', flush=True)
-            out = train_and_evaluate(
-                osp.join(REPO, config), run_dir, args.data_root, args.iters,
-                seed)
-            mious.append(out['metrics']['mIoU'])
-            times.append(out['train_s'])
-            model = out['model'].eval()
-            with open(osp.join(run_dir, 'metrics.json'), 'w') as f:
-                json.dump(
-                    dict(seed=seed, train_s=out['train_s'], **out['metrics']),
-                    f,
-                    indent=2)
+            done = finished_run(run_dir, config, args.iters)
+            if done is not None:
+                print(f'== {name}, seed {seed}: reusing {run_dir}', flush=True)
+                metrics, model = done
+            else:
+                if osp.isdir(run_dir) and os.listdir(run_dir):
+                    raise FileExistsError(
+                        f'{run_dir} holds an unfinished run (no '
+                        f'metrics.json or checkpoint); move it away or pick '
+                        f'another --work-dir')
+                print(f'== {name}, seed {seed}', flush=True)
+                out = train_and_evaluate(
+                    osp.join(REPO, config), run_dir, args.data_root,
+                    args.iters, seed, cfg_options)
+                metrics = dict(
+                    seed=seed,
+                    iters=args.iters,
+                    train_s=out['train_s'],
+                    checkpoint=osp.basename(out['checkpoint']),
+                    **out['metrics'])
+                model = out['model'].eval()
+                with open(osp.join(run_dir, 'metrics.json'), 'w') as f:
+                    json.dump(metrics, f, indent=2)
+            mious.append(metrics['mIoU'])
+            times.append(metrics['train_s'])
         flops = inference_complexity(model, (360, 480))['flops']
         lat = time_inference(
             model, (360, 480),
@@ -116,6 +178,7 @@ def main() -> None:
                 key=key,
                 name=name,
                 config=config,
+                cfg_options=cfg_options,
                 input=f'{shape[0]}x{shape[1]}',
                 gflops=flops / 1e9,
                 latency_ms=lat['median'] * 1e3,

@@ -28,7 +28,11 @@ def parse_entry(text: str) -> dict:
                          f' got {text!r}')
     left, mious = text.rsplit('=', 1)
     config, _, ckpt = left.partition(':')
-    values = [float(v) for v in mious.split(',')]
+    try:
+        values = [float(v) for v in mious.split(',')]
+    except ValueError:
+        raise ValueError(f'--entry {text!r}: mIoU must be numbers separated '
+                         f'by commas, got {mious!r}') from None
     return dict(config=config, checkpoint=ckpt or None, mious=values)
 
 
@@ -104,7 +108,10 @@ def main() -> None:
     if args.results:
         with open(args.results) as f:
             rows += json.load(f)
-    new = [parse_entry(e) for e in args.entry]
+    try:
+        new = [parse_entry(e) for e in args.entry]
+    except ValueError as err:
+        parser.error(str(err))
     measure(new, tuple(args.shape), args.runs)
     rows += new
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)

@@ -2,7 +2,7 @@
 _base_ = [
     '../_base_/models/icnet-cascade_r50-d8.py',
     '../_base_/datasets/camvid_360x480.py', 'mmseg::_base_/default_runtime.py',
-    '../_base_/schedules/camvid_cpu-600i.py'
+    '../_base_/schedules/camvid_cpu-1000i.py'
 ]
 custom_imports = dict(imports=['mmseg_dsrl'], allow_failed_imports=False)
 norm_cfg = dict(type='BN', requires_grad=True)

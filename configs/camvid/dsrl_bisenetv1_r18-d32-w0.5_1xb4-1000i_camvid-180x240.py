@@ -1,5 +1,5 @@
 # DSRL: the network sees 180x240 and predicts the native 360x480.
-_base_ = ['./bisenetv1_r18-d32-w0.5_1xb4-600i_camvid-360x480.py']
+_base_ = ['./bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid-360x480.py']
 model = dict(
     type='DSRLEncoderDecoder',
     input_scale=0.5,

@@ -3,7 +3,7 @@
 _base_ = [
     '../_base_/models/bisenetv1_r18-d32-w0.5_dsrl-demo.py',
     '../_base_/datasets/camvid_360x480.py', 'mmseg::_base_/default_runtime.py',
-    '../_base_/schedules/camvid_cpu-600i.py'
+    '../_base_/schedules/camvid_cpu-1000i.py'
 ]
 custom_imports = dict(imports=['mmseg_dsrl'], allow_failed_imports=False)
 num_classes = 11
