@@ -178,7 +178,8 @@ def affinity_distance(feat_a: Tensor,
 
     Returns:
         Tensor: Per-sample distance ``1/N^2 sum_ij |S^a_ij - S^b_ij|^q``,
-        shape (B,).
+        shape (B,), in float32 (float64 for float64 inputs) also under
+        mixed precision.
     """
     _check_pair(feat_a, feat_b)
     if q not in (1, 2):
@@ -187,10 +188,16 @@ def affinity_distance(feat_a: Tensor,
     if block_size < 1:
         raise ValueError(f'block_size must be >= 1, got {block_size}')
     n = feat_a.shape[2] * feat_a.shape[3]
-    a = normalize_positions(feat_a, p)
-    b = normalize_positions(feat_b, p).to(a.dtype)
-    if q == 1:
-        total = _BlockedL1AffinityDistance.apply(a, b, block_size)
-    else:
-        total = _gram_l2_distance(a, b)
+    # At least float32, outside autocast: a float16 sum over one block of
+    # N x N entries overflows (inf for N of a few thousand), and autocast
+    # would hand the in-place accumulation operands of mixed dtypes.
+    dtype = torch.promote_types(
+        torch.promote_types(feat_a.dtype, feat_b.dtype), torch.float32)
+    with torch.autocast(device_type=feat_a.device.type, enabled=False):
+        a = normalize_positions(feat_a.to(dtype), p)
+        b = normalize_positions(feat_b.to(dtype), p)
+        if q == 1:
+            total = _BlockedL1AffinityDistance.apply(a, b, block_size)
+        else:
+            total = _gram_l2_distance(a, b)
     return total / n**2

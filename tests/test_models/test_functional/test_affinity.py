@@ -66,6 +66,33 @@ def test_gradcheck_float64(q):
         lambda x, y: affinity_distance(x, y, q=q, block_size=4), (a, b))
 
 
+@pytest.mark.parametrize('q', [1, 2])
+def test_float16_inputs_accumulate_in_float32(q):
+    # N = 2700 (one CamVid 1/8 map): a float16 sum over one 256 x N block
+    # of |S^a - S^b| is far above float16's 65504.
+    a, b = _pair(b=1, c1=11, c2=3, h=45, w=60, dtype=torch.float32, seed=4)
+    ref = naive_affinity_distance(
+        a.detach().double(), b.detach().double(), q=q)
+    half_a = a.detach().half().requires_grad_()
+    half_b = b.detach().half().requires_grad_()
+    out = affinity_distance(half_a, half_b, q=q)
+    assert out.dtype == torch.float32
+    # Only the float16 rounding of the inputs separates the two.
+    torch.testing.assert_close(out.double(), ref, rtol=2e-3, atol=0)
+    out.sum().backward()
+    assert half_a.grad.dtype == torch.float16
+    assert torch.isfinite(half_a.grad).all() and half_a.grad.abs().sum() > 0
+
+
+def test_autocast_region_computes_in_float32():
+    a, b = _pair(c1=7, c2=3, h=12, w=10, dtype=torch.float32, seed=5)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = affinity_distance(a, b, block_size=16)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(
+        out, naive_affinity_distance(a, b), rtol=1e-5, atol=1e-7)
+
+
 def test_identical_maps_have_zero_distance_and_scaling_invariance():
     a, _ = _pair()
     assert affinity_distance(a, a).abs().max() < 1e-12
