@@ -132,7 +132,9 @@ def test_mmseg_packaged_train_tool_trains_plugin_config(
 
 def test_ddp_two_processes_gloo(tmp_path, demo_data_root, python_env):
     env, python = python_env
-    env = dict(env, OMP_NUM_THREADS='1')
+    # Two CPU processes on any machine: with a GPU visible, mmengine would
+    # put rank 1 on cuda:1, which a one-GPU machine lacks.
+    env = dict(env, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
     out = run([
         python, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
         '--master_port', '29517', 'tools/train.py', DSRL_CFG, '--launcher',
