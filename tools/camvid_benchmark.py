@@ -38,10 +38,14 @@ MODELS = {
               '360x480.py', (360, 480), 'single_seed'),
 }
 # Ablations of the DSRL row (same config, parts switched off with
-# --cfg-options-style overrides): which of SISR and FA carries the effect?
+# --cfg-options-style overrides): which of SISR and FA carries the effect,
+# and does a lighter FA term help?
 ABLATIONS = {
     'dsrl-no-fa': ('DSRL without FA (SSSR + SISR)', 'dsrl', {
         'model.fa_loss': None
+    }),
+    'dsrl-fa-w0.1': ('DSRL, FA weight 0.1 (paper: 1.0)', 'dsrl', {
+        'model.fa_loss.loss_weight': 0.1
     }),
     'sssr-only': ('SSSR only (no SISR, no FA)', 'dsrl', {
         'model.fa_loss': None,

@@ -53,6 +53,7 @@ def measure(rows, shape, runs) -> None:
             model, shape, runs=runs, mode='predict')['median'] * 1e3
         stats = mean_std(row['mious'])
         row['miou_mean'], row['miou_std'] = stats['mean'], stats['std']
+        row['seeds'] = stats['n']
         row.setdefault('name', osp.splitext(osp.basename(row['config']))[0])
 
 
@@ -116,12 +117,17 @@ def main() -> None:
     rows += new
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     lines = [
-        '| model | GFLOPs | CPU latency (ms) | mIoU |', '|---|---|---|---|'
+        '| model | GFLOPs | CPU latency (ms) | mIoU | seeds |',
+        '|---|---|---|---|---|'
     ]
     for r in sorted(rows, key=lambda r: r['gflops']):
+        seeds = r.get('seeds', 1)
+        # A spread over one seed would read as "no spread": leave it out.
+        miou = f'{r["miou_mean"]:.2f}'
+        if seeds > 1:
+            miou += f' ± {r.get("miou_std", 0):.2f}'
         lines.append(f'| {r["name"]} | {r["gflops"]:.2f} | '
-                     f'{r["latency_ms"]:.1f} | {r["miou_mean"]:.2f} ± '
-                     f'{r.get("miou_std", 0):.2f} |')
+                     f'{r["latency_ms"]:.1f} | {miou} | {seeds} |')
     with open(args.out + '.md', 'w') as f:
         f.write('\n'.join(lines) + '\n')
     plot(rows, args.out + '.png')

@@ -14,13 +14,15 @@ def test_report_from_results_json(tmp_path, python_env):
             gflops=8.0,
             latency_ms=90.0,
             miou_mean=50.0,
-            miou_std=0.0),
+            miou_std=0.0,
+            seeds=1),
         dict(
             name='small',
             gflops=2.0,
             latency_ms=30.5,
             miou_mean=44.25,
-            miou_std=1.5),
+            miou_std=1.5,
+            seeds=3),
     ]
     results = tmp_path / 'results.json'
     results.write_text(json.dumps(rows))
@@ -37,9 +39,10 @@ def test_report_from_results_json(tmp_path, python_env):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = (tmp_path / 'report' / 'camvid.md').read_text().splitlines()
-    # Sorted by computation, with the values and spreads given.
-    assert table[2] == '| small | 2.00 | 30.5 | 44.25 ± 1.50 |'
-    assert table[3] == '| big | 8.00 | 90.0 | 50.00 ± 0.00 |'
+    # Sorted by computation, with the values, and spreads where there are
+    # several seeds.
+    assert table[2] == '| small | 2.00 | 30.5 | 44.25 ± 1.50 | 3 |'
+    assert table[3] == '| big | 8.00 | 90.0 | 50.00 | 1 |'
     image = cv2.imread(str(tmp_path / 'report' / 'camvid.png'))
     assert image is not None and image.shape[1] > image.shape[0] > 300
     # Two panels of points: the plot is not blank.
