@@ -95,3 +95,19 @@ def seg_batch(batch=2,
         s.gt_sem_seg = PixelData(data=label)
         samples.append(s)
     return inputs, samples
+
+
+def assert_autocast_loss_close(model, inputs, samples, dtype, rtol):
+    """One loss step under autocast (as ``--amp`` runs it) against float32:
+    the DSRL terms stay close, the FA term stays float32, and every
+    parameter gets a finite gradient."""
+    full = model.loss(inputs, samples)
+    with torch.autocast(inputs.device.type, dtype=dtype):
+        mixed = model.loss(inputs, samples)
+    assert mixed['fa.loss_fa'].dtype == torch.float32
+    for name in ('decode.loss_ce', 'sisr.loss_sr', 'fa.loss_fa'):
+        torch.testing.assert_close(
+            mixed[name].float(), full[name], rtol=rtol, atol=1e-3)
+    sum(v for k, v in mixed.items() if 'loss' in k).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name

@@ -8,7 +8,8 @@ import copy
 import pytest
 import torch
 from dsrl_icnet_utils import tiny_icnet_cfg
-from dsrl_test_utils import seg_batch, tiny_segmentor_cfg
+from dsrl_test_utils import (assert_autocast_loss_close, seg_batch,
+                             tiny_segmentor_cfg)
 from mmseg.registry import MODELS
 
 from mmseg_dsrl.models.functional import (affinity_distance,
@@ -119,14 +120,8 @@ def test_icnet_train_step_and_every_exit(exit):
 
 def test_dsrl_float16_autocast_train_step():
     """What ``tools/train.py --amp`` runs: float16 autocast on CUDA."""
-    model = MODELS.build(tiny_segmentor_cfg(input_scale=0.5)).cuda()
-    inputs, samples = _on_cuda(*seg_batch(h=64, w=96))
-    full = model.loss(inputs, samples)
-    with torch.autocast('cuda', dtype=torch.float16):
-        mixed = model.loss(inputs, samples)
-    for name in ('decode.loss_ce', 'sisr.loss_sr', 'fa.loss_fa'):
-        torch.testing.assert_close(
-            mixed[name].float(), full[name], rtol=0.02, atol=1e-3)
-    sum(v for k, v in mixed.items() if 'loss' in k).backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    assert_autocast_loss_close(
+        MODELS.build(tiny_segmentor_cfg(input_scale=0.5)).cuda(),
+        *_on_cuda(*seg_batch(h=64, w=96)),
+        dtype=torch.float16,
+        rtol=0.02)

@@ -1,6 +1,7 @@
 import pytest
 import torch
-from dsrl_test_utils import NUM_CLASSES, seg_batch, tiny_segmentor_cfg
+from dsrl_test_utils import (NUM_CLASSES, assert_autocast_loss_close,
+                             seg_batch, tiny_segmentor_cfg)
 from mmseg.registry import MODELS
 
 
@@ -140,17 +141,10 @@ def test_sisr_in_index_out_of_range_raises():
 
 
 def test_mixed_precision_loss_matches_float32():
-    # What `tools/train.py --amp` runs (bfloat16 autocast on CPU): every
-    # term stays finite and close to float32, and all parameters train.
-    model = MODELS.build(tiny_segmentor_cfg())
-    inputs, samples = seg_batch(h=64, w=96)
-    full = model.loss(inputs, samples)
-    with torch.autocast('cpu', dtype=torch.bfloat16):
-        mixed = model.loss(inputs, samples)
-    assert mixed['fa.loss_fa'].dtype == torch.float32
-    for name in ('decode.loss_ce', 'sisr.loss_sr', 'fa.loss_fa'):
-        torch.testing.assert_close(
-            mixed[name].float(), full[name], rtol=0.05, atol=1e-3)
-    sum(v for k, v in mixed.items() if 'loss' in k).backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    # Mixed precision as under `tools/train.py --amp`; on the CPU autocast
+    # runs in bfloat16.
+    assert_autocast_loss_close(
+        MODELS.build(tiny_segmentor_cfg()),
+        *seg_batch(h=64, w=96),
+        dtype=torch.bfloat16,
+        rtol=0.05)
