@@ -106,6 +106,7 @@ def finished_run(run_dir: str, config: str, iters: Optional[int]):
 
 
 def write_tables(rows, work_dir: str) -> None:
+    from mmseg_dsrl.utils.experiments import format_mean_std
     with open(osp.join(work_dir, 'results.json'), 'w') as f:
         json.dump(rows, f, indent=2)
     lines = [
@@ -114,9 +115,7 @@ def write_tables(rows, work_dir: str) -> None:
         '|---|---|---|---|---|---|---|---|---|'
     ]
     for r in rows:
-        miou = f'{r["miou_mean"]:.2f}'
-        if r['seeds'] > 1:
-            miou += f' ± {r["miou_std"]:.2f}'
+        miou = format_mean_std(r['miou_mean'], r['miou_std'], r['seeds'])
         overrides = ''.join(f' `{k}={v}`'
                             for k, v in (r.get('cfg_options') or {}).items())
         lines.append(

@@ -115,6 +115,7 @@ def main() -> None:
         parser.error(str(err))
     measure(new, tuple(args.shape), args.runs)
     rows += new
+    from mmseg_dsrl.utils.experiments import format_mean_std
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     lines = [
         '| model | GFLOPs | CPU latency (ms) | mIoU | seeds |',
@@ -122,10 +123,7 @@ def main() -> None:
     ]
     for r in sorted(rows, key=lambda r: r['gflops']):
         seeds = r.get('seeds', 1)
-        # A spread over one seed would read as "no spread": leave it out.
-        miou = f'{r["miou_mean"]:.2f}'
-        if seeds > 1:
-            miou += f' ± {r.get("miou_std", 0):.2f}'
+        miou = format_mean_std(r['miou_mean'], r.get('miou_std', 0), seeds)
         lines.append(f'| {r["name"]} | {r["gflops"]:.2f} | '
                      f'{r["latency_ms"]:.1f} | {miou} | {seeds} |')
     with open(args.out + '.md', 'w') as f:

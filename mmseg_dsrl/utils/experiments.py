@@ -73,3 +73,9 @@ def mean_std(values: Sequence[float]) -> Dict[str, float]:
         mean=statistics.fmean(values),
         std=statistics.stdev(values) if len(values) > 1 else 0.0,
         n=len(values))
+
+
+def format_mean_std(mean: float, std: float, n: int) -> str:
+    """``'mean ± std'`` over ``n`` runs, or ``'mean'`` alone for one run
+    (a spread over one seed would read as "no spread")."""
+    return f'{mean:.2f} ± {std:.2f}' if n > 1 else f'{mean:.2f}'
