@@ -144,6 +144,54 @@ def fix_weighted_cross_entropy_with_ignore() -> None:
     ce_module.cross_entropy = cross_entropy
 
 
+_ORIGINAL_COMPLEXITY_INFO = '_mmseg_dsrl_original_get_model_complexity_info'
+
+
+def _complexity_info_taking_inputs(model,
+                                   input_shape=None,
+                                   inputs=None,
+                                   show_table=True,
+                                   show_arch=True):
+    # Runs as the code of mmengine's own function object (see below), so
+    # names resolve in mmengine's print_helper module.
+    if inputs is not None:
+        input_shape = None
+    return globals()['_mmseg_dsrl_original_get_model_complexity_info'](
+        model, input_shape, inputs, show_table, show_arch)
+
+
+def let_get_flops_pass_inputs() -> None:
+    """Make mmseg 1.2.2's packaged ``tools/analysis_tools/get_flops.py``
+    work with mmengine >= 0.7.3.
+
+    The tool calls ``get_model_complexity_info(model, input_shape,
+    inputs=data['inputs'])``; mmengine 0.10.7 refuses both arguments at once
+    ("input_shape" and "inputs" cannot be both set), so the tool fails on
+    every config. With ``inputs`` given, ``input_shape`` is redundant (the
+    tool builds the inputs from it), so here it is dropped. The tool binds
+    the function by ``from mmengine.analysis import ...`` before the config
+    (and so this plugin) is imported, so rebinding a name would not reach
+    it: the function object itself gets the new code, and the original
+    lives on as a copy in mmengine's module under a private name. Calls with
+    only one of the two arguments behave exactly as before.
+    """
+    import types
+
+    from mmengine.analysis import print_helper
+    original = print_helper.get_model_complexity_info
+    module_globals = original.__globals__
+    if _ORIGINAL_COMPLEXITY_INFO in module_globals:
+        return
+    if (original.__code__.co_freevars or original.__code__.co_varnames[:5]
+            != ('model', 'input_shape', 'inputs', 'show_table',
+                'show_arch')):
+        return  # another mmengine: leave it alone
+    module_globals[_ORIGINAL_COMPLEXITY_INFO] = types.FunctionType(
+        original.__code__, module_globals, original.__name__,
+        original.__defaults__, original.__closure__)
+    original.__code__ = _complexity_info_taking_inputs.__code__
+
+
 def apply_compat_patches() -> None:
     """Apply every work-around once (idempotent)."""
     global _APPLIED
@@ -152,4 +200,5 @@ def apply_compat_patches() -> None:
     allow_mmengine_checkpoint_globals()
     allow_cpu_distributed_training()
     fix_weighted_cross_entropy_with_ignore()
+    let_get_flops_pass_inputs()
     _APPLIED = True

@@ -1,5 +1,5 @@
 """SISR head of DSRL: ESPCN-style sub-pixel image reconstruction."""
-from typing import List, Sequence, Tuple
+from typing import Any, List, Sequence, Tuple
 
 import torch.nn as nn
 import torch.nn.functional as F
@@ -9,6 +9,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ...utils.typing_utils import OptConfigType, OptMultiConfig
+from ..functional.structures import feature_maps
 
 
 @MODELS.register_module()
@@ -24,10 +25,11 @@ class SISRHead(BaseModule):
                         -> conv3x3(3 * r * r) -> PixelShuffle(r) -> image
 
     Args:
-        in_channels (int): Channels of the tapped feature map.
-        upscale_factor (int): ``r``: stride of the tapped features relative
-            to the HR image. The DSRL segmentor measures it at build time,
+        in_channels (int): Channels of the tapped feature map. The DSRL
+            segmentor measures it at build time (and checks a given value),
             so configs usually leave it unset.
+        upscale_factor (int): ``r``: stride of the tapped features relative
+            to the HR image. Measured like ``in_channels``.
         in_index (int): Which backbone/neck output to read. Default -1.
         channels (Sequence[int]): Hidden widths. Default (64, 32) (ESPCN).
         out_channels (int): Image channels. Default 3.
@@ -48,6 +50,9 @@ class SISRHead(BaseModule):
                  loss: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg)
+        if not isinstance(in_channels, int) or in_channels < 1:
+            raise ValueError(f'in_channels must be an int >= 1, got '
+                             f'{in_channels!r}')
         if not isinstance(upscale_factor, int) or upscale_factor < 1:
             raise ValueError(f'upscale_factor must be an int >= 1, got '
                              f'{upscale_factor!r}')
@@ -75,9 +80,14 @@ class SISRHead(BaseModule):
         self.reconstruct = nn.Sequential(*layers)
         self.loss_sr = MODELS.build(loss)
 
-    def forward(self, inputs: List[Tensor]) -> Tensor:
-        """Reconstructed image, shape (B, 3, h * r, w * r)."""
-        return self.reconstruct(inputs[self.in_index])
+    def forward(self, inputs: Any) -> Tensor:
+        """Reconstructed image, shape (B, 3, h * r, w * r).
+
+        ``inputs`` is what the backbone/neck returns: a tuple of maps, one
+        tensor, or ``[feature, cls_token]`` pairs (see
+        :func:`~mmseg_dsrl.models.functional.structures.feature_maps`).
+        """
+        return self.reconstruct(feature_maps(inputs)[self.in_index])
 
     def match_target_size(self, image: Tensor,
                           target_size: Tuple[int, int]) -> Tensor:

@@ -1,5 +1,6 @@
 """SSSR head of DSRL: any mmseg decode head + learned upsampling to HR."""
-from typing import List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
@@ -12,6 +13,11 @@ from ...utils.typing_utils import (
     OptConfigType,
     OptMultiConfig,
     SampleList,
+)
+from ..functional.structures import (
+    describe_structure,
+    map_score_maps,
+    score_maps,
 )
 from ..layers import SSSRUpsample
 
@@ -58,6 +64,14 @@ class SSSRHead(BaseModule):
     training, in the wrapped head's ``predict_by_feat`` at inference); the
     wrapped head's losses, sampler and ignore index are used unchanged.
 
+    Heads that return several outputs (a tuple, a per-stage list, class
+    scores next to a (B, K) SE vector) keep their structure: every
+    (B, K, h, w) class-score map in it goes through the same learned
+    upsampling, everything else is left alone, and the wrapped head's own
+    ``loss`` / ``predict`` receive the result (so each head picks and
+    supervises its outputs exactly as it does without DSRL). Cascade stages
+    (OCRHead) get their ``prev_output`` passed through.
+
     For DSRL's Feature Affinity loss, :meth:`loss_and_fa_features` also
     returns the HR map before the prediction (the HR scores for 'logits')
     passed through a 1x1 conv + BN + ReLU feature transform. The transform
@@ -79,6 +93,11 @@ class SSSRHead(BaseModule):
         deconv_init (str): 'bilinear' (default): the deconvolutions start
             as linear upsampling, so SSSR starts where the bilinear LR
             baseline is; 'default': PyTorch's random init.
+        inference_output_index (int, optional): For heads that return
+            several class-score maps in training (DAHead, EncHead, DDRHead,
+            PIDHead, K-Net): which of them (in depth-first order) the head
+            predicts with; the FA loss reads that one. The DSRL segmentor
+            measures it at build time; None for single-output heads.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -91,6 +110,7 @@ class SSSRHead(BaseModule):
                  fa_transform_channels: Optional[int] = None,
                  with_fa_transform: bool = False,
                  deconv_init: str = 'bilinear',
+                 inference_output_index: Optional[int] = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg)
         if variant not in _VARIANTS:
@@ -116,6 +136,8 @@ class SSSRHead(BaseModule):
             act_cfg=act_cfg,
             linear_last=variant == 'logits',
             init=deconv_init)
+        self.inference_output_index = inference_output_index
+        self._fa_features: Optional[Tensor] = None
         self.fa_transform: Optional[nn.Module] = None
         if with_fa_transform:
             self.fa_transform = ConvModule(
@@ -158,54 +180,153 @@ class SSSRHead(BaseModule):
                              'transform (with_fa_transform=False)')
         return self.fa_transform.conv.out_channels
 
-    def _forward_hr(self, inputs: List[Tensor]) -> Tuple[Tensor, Tensor]:
-        """Return (HR class scores, HR map before the prediction)."""
-        if self.variant == 'logits':
-            scores = self.upsample(self.head(inputs))
-            return scores, scores
-        feats = self.upsample(self.head._forward_feature(inputs))
-        return self.head.cls_seg(feats), feats
+    # ------------------------------------------------------------------
+    # the wrapped head's output at HR
+    # ------------------------------------------------------------------
+    def _main_score_map(self, outputs: Any) -> Tensor:
+        """The class-score map the wrapped head predicts with."""
+        if isinstance(outputs, Tensor):
+            return outputs
+        maps = score_maps(outputs, self.out_channels)
+        if not maps:
+            raise ValueError(no_score_map_message(self.head, outputs))
+        index = self.inference_output_index
+        if index is None and len(maps) > 1:
+            raise ValueError(
+                f'{type(self.head).__name__} returns {len(maps)} class-score '
+                'maps in training; set SSSRHead.inference_output_index to '
+                'the one it predicts with (the DSRL segmentor measures it '
+                'at build time)')
+        return maps[index or 0]
 
-    def forward(self, inputs: List[Tensor]) -> Tensor:
-        """HR class scores, shape (B, K, h * f, w * f) for a head output of
-        size (h, w) and ``f = upsample_factor``."""
-        return self._forward_hr(inputs)[0]
+    def _hr_outputs(self, inputs: List[Tensor], *args) -> Tuple[Any, Tensor]:
+        """The wrapped head's output with every class-score map at HR, and
+        the HR map the FA loss reads (before the prediction layer)."""
+        head = self.head
+        if self.variant == 'features':
+            feats = self.upsample(head._forward_feature(inputs))
+            return head.cls_seg(feats), feats
+        # The class's forward, not ``head.forward``: inside
+        # ``_head_outputs_at_hr`` the latter is this head's replacement.
+        outputs = map_score_maps(
+            type(head).forward(head, inputs, *args), self.upsample,
+            self.out_channels)
+        if not self.training or self.fa_transform is None:
+            return outputs, None
+        return outputs, self._main_score_map(outputs)
 
-    def _to_label_size(self, scores: Tensor,
-                       batch_data_samples: SampleList) -> Tensor:
-        """Bilinearly bring the scores to the HR label's size, the one
+    @contextmanager
+    def _head_outputs_at_hr(self,
+                            resize: Optional[Callable[[Tensor], Tensor]] = None,
+                            keep_fa_features: bool = False) -> Iterator[None]:
+        """Within the block, the wrapped head's ``forward`` returns its
+        outputs at HR, so its own ``loss`` / ``predict`` (which pick, combine
+        and supervise its outputs as they always do) work on the HR maps.
+
+        Args:
+            resize: Applied to every HR class-score map (to the label size
+                in training).
+            keep_fa_features: Store the FA features of this forward for
+                :meth:`pop_fa_features`.
+        """
+        head = self.head
+
+        def forward(inputs, *args):
+            outputs, fa_source = self._hr_outputs(inputs, *args)
+            if keep_fa_features:
+                self._fa_features = self.fa_transform(fa_source)
+            if resize is not None:
+                outputs = map_score_maps(outputs, resize, self.out_channels)
+            return outputs
+
+        head.forward = forward
+        try:
+            yield
+        finally:
+            del head.forward
+
+    def forward(self, inputs: List[Tensor], *args) -> Any:
+        """The wrapped head's output with its class-score maps at HR: shape
+        (B, K, h * f, w * f) for a head output of size (h, w) and
+        ``f = upsample_factor``. ``args`` go to the wrapped head (a cascade
+        stage's ``prev_output``)."""
+        return self._hr_outputs(inputs, *args)[0]
+
+    def _to_label_size(self, batch_data_samples: SampleList
+                       ) -> Callable[[Tensor], Tensor]:
+        """Bilinear resize of HR scores to the HR label's size, the one
         place where the SSSR output meets the label. mmseg's heads would do
         the same resize in ``loss_by_feat``; doing it here also keeps heads
         that downsample the label instead (ICNet's guidance heads) supervised
         at HR, as DSRL requires."""
         size = batch_data_samples[0].gt_sem_seg.data.shape[-2:]
-        if scores.shape[2:] == size:
-            return scores
-        return F.interpolate(
-            scores, size=size, mode='bilinear',
-            align_corners=self.align_corners)
 
-    def loss(self, inputs: List[Tensor], batch_data_samples: SampleList,
-             train_cfg: ConfigType) -> dict:
-        """Losses of the wrapped head on the scores at the HR label size."""
-        return self.head.loss_by_feat(
-            self._to_label_size(self.forward(inputs), batch_data_samples),
-            batch_data_samples)
+        def resize(scores: Tensor) -> Tensor:
+            if scores.shape[2:] == size:
+                return scores
+            return F.interpolate(
+                scores,
+                size=size,
+                mode='bilinear',
+                align_corners=self.align_corners)
+
+        return resize
+
+    def loss(self, inputs: List[Tensor], *args) -> dict:
+        """The wrapped head's losses on its outputs at the HR label size.
+
+        Args:
+            inputs (list[Tensor]): Backbone/neck outputs.
+            *args: What the wrapped head's ``loss`` takes after ``inputs``:
+                ``(batch_data_samples, train_cfg)``, or
+                ``(prev_output, batch_data_samples, train_cfg)`` for a
+                cascade stage.
+
+        Returns:
+            dict[str, Tensor]: The wrapped head's loss terms. With the FA
+            transform, the FA features of this step are kept for
+            :meth:`pop_fa_features`.
+        """
+        batch_data_samples = args[-2]
+        with self._head_outputs_at_hr(
+                self._to_label_size(batch_data_samples),
+                keep_fa_features=self.fa_transform is not None):
+            return self.head.loss(inputs, *args)
+
+    def pop_fa_features(self) -> Tensor:
+        """The transformed HR features of the last :meth:`loss` call (for
+        the FA loss), released so the module holds no graph."""
+        if self.fa_transform is None:
+            raise ValueError('this SSSRHead was built without the FA '
+                             'transform (with_fa_transform=False)')
+        feats, self._fa_features = self._fa_features, None
+        if feats is None:
+            raise RuntimeError('no FA features: call loss() first')
+        return feats
 
     def loss_and_fa_features(self, inputs: List[Tensor],
-                             batch_data_samples: SampleList,
-                             train_cfg: ConfigType) -> Tuple[dict, Tensor]:
+                             *args) -> Tuple[dict, Tensor]:
         """Losses plus the transformed HR features for the FA loss."""
         if self.fa_transform is None:
             raise ValueError('this SSSRHead was built without the FA '
                              'transform (with_fa_transform=False)')
-        scores, feats = self._forward_hr(inputs)
-        losses = self.head.loss_by_feat(
-            self._to_label_size(scores, batch_data_samples),
-            batch_data_samples)
-        return losses, self.fa_transform(feats)
+        losses = self.loss(inputs, *args)
+        return losses, self.pop_fa_features()
 
-    def predict(self, inputs: List[Tensor], batch_img_metas: List[dict],
-                test_cfg: ConfigType) -> Tensor:
-        """HR scores resized to the image by the wrapped head."""
-        return self.head.predict_by_feat(self.forward(inputs), batch_img_metas)
+    def predict(self, inputs: List[Tensor], *args) -> Tensor:
+        """The wrapped head's prediction from its HR outputs, resized to the
+        image by the wrapped head (``args``: ``(batch_img_metas,
+        test_cfg)``, with a cascade stage's ``prev_output`` first)."""
+        with self._head_outputs_at_hr():
+            return self.head.predict(inputs, *args)
+
+
+def no_score_map_message(head: nn.Module, outputs: Any) -> str:
+    """Why SSSR cannot wrap a head whose outputs hold no class scores."""
+    return (
+        f'SSSR upsamples per-pixel class scores, but '
+        f'{type(head).__name__} returns no (B, {head.out_channels}, H, W) '
+        f'map ({describe_structure(outputs)}). Heads that classify masks '
+        'with queries (MaskFormer, Mask2Former) predict class scores per '
+        'query, not per pixel, so DSRL does not apply to them; use a '
+        'per-pixel head (e.g. UPerHead, FPNHead) with the same backbone')

@@ -1,13 +1,14 @@
 """The DSRL segmentor (Wang et al., CVPR 2020)."""
 import copy
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
-from torch import Tensor
+from mmseg.models.segmentors import CascadeEncoderDecoder
+from torch import Tensor, nn
 
 from ...utils.typing_utils import (
     ConfigType,
@@ -15,11 +16,22 @@ from ...utils.typing_utils import (
     OptSampleList,
     SampleList,
 )
+from ..decode_heads.sssr_head import no_score_map_message
 from ..functional import scaled_size
+from ..functional.structures import feature_maps, score_maps
+from .feature_geometry import (
+    FeatureGeometryError,
+    eval_mode,
+    locate_inference_output,
+    preserved_buffers,
+    run_shapes_only,
+    sub_pixel_factor,
+    training_structure,
+)
 from .lr_input_encoder_decoder import LRInputEncoderDecoder
 
-# Side of the zero image used at build time to measure feature strides.
-_PROBE_SIZE = 256
+# HR size the geometry is measured at when the config gives none.
+_DEFAULT_PROBE_SIZE = (512, 512)
 
 
 @MODELS.register_module()
@@ -45,28 +57,51 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
                    ``test_cfg.output_sisr=True`` asks for the reconstruction
                    in the results, for PSNR/SSIM and visualisation)
 
+    Any segmentor config of mmseg takes DSRL by the same override:
+    ``EncoderDecoder`` configs build this class, ``CascadeEncoderDecoder``
+    ones (``num_stages`` and a list of heads: OCRNet, PointRend) build
+    :class:`DSRLCascadeEncoderDecoder` from the same ``type``. Heads may
+    return one class-score map, a tuple or a per-stage list (see
+    :class:`SSSRHead`); backbones one tensor, a tuple or
+    ``[feature, cls_token]`` pairs.
+
+    The SISR head's ``in_channels`` and ``upscale_factor`` and, for heads
+    with several class-score maps, which one the head predicts with, are
+    measured at build time on the HR training crop (see
+    :mod:`.feature_geometry`); values given in the config are checked.
+
     Args:
-        decode_head (dict): The base config's decode head (any mmseg head).
+        decode_head (dict | list[dict]): The base config's decode head (any
+            mmseg head), or a cascade's heads.
         sssr_head (dict, optional): Options of the :class:`SSSRHead` that
             wraps ``decode_head`` (``type`` defaults to 'SSSRHead'; give
             ``upsample_factor``, ``variant``, ...). Default: 2 deconvolution
             stages on the class scores (official release).
-        sisr_head (dict, optional): Config of the :class:`SISRHead`; its
-            ``upscale_factor`` is measured at build time when not given, and
-            checked when given. None disables SISR (and FA).
+        sisr_head (dict, optional): Config of the :class:`SISRHead`
+            (``in_channels`` and ``upscale_factor`` may be left out). None
+            disables SISR (and FA).
         fa_loss (dict, optional): Config of the :class:`FeatureAffinityLoss`.
             None disables FA.
         input_scale (float): Backbone input scale in (0, 1]. Default 0.5.
+        sssr_stage (int, optional): For cascades, the index of the decode
+            head SSSR wraps. Default: the last one that predicts a dense map
+            (OCRNet: the OCR head; PointRend: the coarse FPN head, whose HR
+            scores the point head refines).
+        probe_size (tuple[int, int], optional): HR (H, W) to measure the
+            geometry at. Default: ``data_preprocessor.size`` (the training
+            crop), else ``test_cfg.crop_size``, else 512x512.
         **kwargs: Other :class:`mmseg.models.EncoderDecoder` arguments.
     """
 
     def __init__(self,
                  backbone: ConfigType,
-                 decode_head: ConfigType,
+                 decode_head: Union[ConfigType, List[ConfigType]],
                  sssr_head: OptConfigType = None,
                  sisr_head: OptConfigType = None,
                  fa_loss: OptConfigType = None,
                  input_scale: float = 0.5,
+                 sssr_stage: Optional[int] = None,
+                 probe_size: Optional[Sequence[int]] = None,
                  **kwargs) -> None:
         if fa_loss is not None and sisr_head is None:
             raise ValueError('fa_loss needs a sisr_head: the FA loss ties '
@@ -76,67 +111,185 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
         if 'head' in sssr_cfg:
             raise ValueError('sssr_head must not contain `head`: the '
                              'segmentor wraps its own decode_head')
-        sssr_cfg['head'] = decode_head
         sssr_cfg['with_fa_transform'] = fa_loss is not None
+        self._sssr_stage = _sssr_stage_index(decode_head, sssr_stage)
+        if self._sssr_stage is None:
+            sssr_cfg['head'] = decode_head
+            decode_head = sssr_cfg
+        else:
+            decode_head = list(decode_head)
+            sssr_cfg['head'] = decode_head[self._sssr_stage]
+            decode_head[self._sssr_stage] = sssr_cfg
         super().__init__(
             backbone=backbone,
-            decode_head=sssr_cfg,
+            decode_head=decode_head,
             input_scale=input_scale,
             **kwargs)
         self.sisr_head = None
         self.fa_loss = None
+        self.probe_size = self._hr_training_size(probe_size)
+        feats, head_outputs = self._probe_structure()
+        self._check_sssr_outputs(head_outputs, fa_loss is not None)
         if sisr_head is not None:
-            self.sisr_head = MODELS.build(self._complete_sisr_cfg(sisr_head))
+            self.sisr_head = MODELS.build(
+                self._complete_sisr_cfg(sisr_head, feats))
         if fa_loss is not None:
             self.fa_loss = MODELS.build(fa_loss)
 
-    # ------------------------------------------------------------------
-    # build-time geometry
-    # ------------------------------------------------------------------
-    @torch.no_grad()
-    def _probe_feature_sizes(self, size: int) -> List[Tuple[int, int]]:
-        """Spatial sizes of the backbone/neck outputs for a size x size HR
-        image (eval mode, zeros; training flags restored)."""
-        was_training = self.training
-        self.eval()
-        try:
-            param = next(self.parameters())
-            image = param.new_zeros((1, 3, size, size))
-            feats = self.extract_feat(image)
-        finally:
-            self.train(was_training)
-        return [tuple(f.shape[2:]) for f in feats]
+    @property
+    def sssr(self) -> nn.Module:
+        """The :class:`SSSRHead` (the decode head, or the cascade stage that
+        ``sssr_stage`` names)."""
+        if self._sssr_stage is None:
+            return self.decode_head
+        return self.decode_head[self._sssr_stage]
 
-    def _complete_sisr_cfg(self, sisr_head: ConfigType) -> ConfigType:
-        """Fill in or check the SISR upscale factor against the geometry."""
+    # ------------------------------------------------------------------
+    # build-time geometry, measured on the training input
+    # ------------------------------------------------------------------
+    def _hr_training_size(self, probe_size: Optional[Sequence[int]]
+                          ) -> Tuple[int, int]:
+        """HR size the geometry is measured at: ``probe_size``, else the
+        data preprocessor's ``size`` (the training crop), else
+        ``test_cfg.crop_size``, else 512x512."""
+        candidates = [
+            ('probe_size', probe_size),
+            ('data_preprocessor.size',
+             getattr(self.data_preprocessor, 'size', None)),
+            ('test_cfg.crop_size', (self.test_cfg or {}).get('crop_size')),
+        ]
+        for name, size in candidates:
+            if size is None:
+                continue
+            if isinstance(size, int):
+                size = (size, size)
+            if (len(size) != 2 or not all(
+                    isinstance(v, int) and v > 0 for v in size)):
+                raise ValueError(f'{name} must be (H, W) positive ints, got '
+                                 f'{size!r}')
+            return tuple(size)
+        return _DEFAULT_PROBE_SIZE
+
+    def _stage_args(self, x: Any) -> tuple:
+        """What the SSSR stage's head takes after the features: nothing, or
+        a cascade's previous stage output."""
+        if not self._sssr_stage:
+            return ()
+        out = self.decode_head[0].forward(x)
+        for i in range(1, self._sssr_stage):
+            out = self.decode_head[i].forward(x, out)
+        return (out, )
+
+    def _raw_head_outputs(self, x: Any) -> Any:
+        head = self.sssr.head
+        return type(head).forward(head, x, *self._stage_args(x))
+
+    def _probe_structure(self) -> Tuple[List[Tensor], Any]:
+        """Backbone/neck maps and the SSSR-wrapped head's raw outputs in
+        their training structure, shapes only, for one HR image of
+        ``self.probe_size``."""
+
+        def run(image: Tensor) -> Tuple[List[Tensor], Any]:
+            x = self.extract_feat(image)
+            return feature_maps(x), self._raw_head_outputs(x)
+
+        param = next(self.parameters())
+        image = param.new_zeros((1, 3, *self.probe_size))
+        try:
+            with preserved_buffers(self), training_structure(self):
+                return run_shapes_only(run, image)
+        except Exception as e:  # noqa: BLE001 - re-raised with context
+            raise FeatureGeometryError(self._probe_failure(e)) from e
+
+    def _probe_failure(self, error: Exception) -> str:
+        lr = scaled_size(self.probe_size, self.input_scale)
+        message = (
+            f'DSRL measures the feature geometry on the training input: HR '
+            f'{self.probe_size} (data_preprocessor.size, or probe_size) at '
+            f'input_scale={self.input_scale}, so the backbone sees {lr}; '
+            f'the model cannot run on it: {type(error).__name__}: {error}')
+        img_size = getattr(self.backbone, 'img_size', None)
+        if img_size is not None:
+            if isinstance(img_size, int):
+                img_size = (img_size, img_size)
+            if tuple(img_size) != lr:
+                message += (
+                    f'. {type(self.backbone).__name__} is built for '
+                    f'img_size={tuple(img_size)}: set '
+                    f'model.backbone.img_size={lr} (the LR crop)')
+        return message
+
+    def _check_sssr_outputs(self, outputs: Any, with_fa: bool) -> None:
+        """The wrapped head must return class scores; with several maps and
+        FA, find the one it predicts with."""
+        sssr = self.sssr
+        maps = score_maps(outputs, sssr.out_channels)
+        if not maps:
+            raise ValueError(no_score_map_message(sssr.head, outputs))
+        if (len(maps) > 1 and with_fa
+                and sssr.inference_output_index is None):
+            sssr.inference_output_index = self._locate_inference_output()
+
+    @torch.no_grad()
+    def _locate_inference_output(self) -> int:
+        """Run the wrapped head in training structure and in eval mode on
+        the same (random, real) input and match its prediction to one of
+        its training-time class-score maps."""
+        sssr = self.sssr
+        head = sssr.head
+        param = next(self.parameters())
+        image = torch.randn((1, 3, *self.probe_size),
+                            generator=torch.Generator().manual_seed(0)).to(
+                                param)
+        with preserved_buffers(self), training_structure(self):
+            maps = score_maps(
+                self._raw_head_outputs(self.extract_feat(image)),
+                sssr.out_channels)
+        size = tuple(maps[0].shape[2:])
+        metas = [dict(img_shape=size, pad_shape=size, ori_shape=size)]
+        with eval_mode(self):
+            x = self.extract_feat(image)
+            predicted = type(head).predict(head, x, *self._stage_args(x),
+                                           metas, self.test_cfg)
+        return locate_inference_output(maps, predicted, sssr.align_corners,
+                                       type(head).__name__)
+
+    def _complete_sisr_cfg(self, sisr_head: ConfigType,
+                           feats: List[Tensor]) -> ConfigType:
+        """Fill in, or check, the SISR head's input channels and upscale
+        factor from the maps measured on the training input."""
         cfg = copy.deepcopy(sisr_head)
         in_index = cfg.get('in_index', -1)
-        sizes = self._probe_feature_sizes(_PROBE_SIZE)
         try:
-            feat_h, feat_w = sizes[in_index]
+            feat = feats[in_index]
         except IndexError:
             raise ValueError(
                 f'sisr_head.in_index={in_index} but the '
-                f'backbone/neck has {len(sizes)} outputs') from None
-        stride_h, stride_w = _PROBE_SIZE / feat_h, _PROBE_SIZE / feat_w
-        if stride_h != stride_w or stride_h != int(stride_h):
+                f'backbone/neck has {len(feats)} outputs') from None
+        channels, size = int(feat.shape[1]), tuple(feat.shape[2:])
+        lr = scaled_size(self.probe_size, self.input_scale)
+        where = (f'the features at sisr_head.in_index={in_index} have '
+                 f'{channels} channels and size {size} for HR '
+                 f'{self.probe_size} (LR {lr})')
+        given = cfg.get('in_channels')
+        if given is None:
+            cfg['in_channels'] = channels
+        elif given != channels:
+            raise ValueError(f'sisr_head.in_channels={given}, but {where}: '
+                             f'set in_channels={channels} or leave it unset')
+        stride = sub_pixel_factor(self.probe_size, size)
+        if stride is None:
             raise ValueError(
-                f'the features at sisr_head.in_index={in_index} have size '
-                f'{(feat_h, feat_w)} for a {_PROBE_SIZE}x{_PROBE_SIZE} HR '
-                'image: no integer sub-pixel factor reconstructs the HR '
+                f'{where}: no integer sub-pixel factor reconstructs the HR '
                 'image from them; tap another feature map')
-        stride = int(stride_h)
         given = cfg.get('upscale_factor')
         if given is None:
             cfg['upscale_factor'] = stride
         elif given != stride:
-            lr = scaled_size((_PROBE_SIZE, _PROBE_SIZE), self.input_scale)
             raise ValueError(
                 f'sisr_head.upscale_factor={given} would not reconstruct the '
-                f'HR image: with input_scale={self.input_scale} the tapped '
-                f'features (in_index={in_index}) are at 1/{stride} of the HR '
-                f'image (e.g. {(feat_h, feat_w)} for HR '
-                f'{(_PROBE_SIZE, _PROBE_SIZE)}, LR {lr}); set '
+                f'HR image: with input_scale={self.input_scale} {where}, '
+                f'i.e. at 1/{stride} of the HR image; set '
                 f'upscale_factor={stride} or leave it unset')
         return cfg
 
@@ -155,15 +308,6 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
             mode='bilinear',
             align_corners=self.align_corners)
 
-    def _sssr_forward_train(
-            self, x: List[Tensor],
-            data_samples: SampleList) -> Tuple[dict, Optional[Tensor]]:
-        if self.fa_loss is None:
-            return self._decode_head_forward_train(x, data_samples), None
-        losses, fa_feats = self.decode_head.loss_and_fa_features(
-            x, data_samples, self.train_cfg)
-        return add_prefix(losses, 'decode'), fa_feats
-
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         """SSSR + auxiliary + SISR + FA losses.
 
@@ -175,7 +319,11 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
             dict[str, Tensor]: Loss terms, each under its own name.
         """
         x = self.extract_feat(inputs)
-        losses, sssr_feats = self._sssr_forward_train(x, data_samples)
+        # The base segmentor's decode-head training (one head, or a
+        # cascade's stages); the SSSR head keeps its FA features aside.
+        losses = self._decode_head_forward_train(x, data_samples)
+        sssr_feats = self.sssr.pop_fa_features() \
+            if self.fa_loss is not None else None
         if self.with_auxiliary_head:
             losses.update(self._auxiliary_head_forward_train(x, data_samples))
         if self.sisr_head is not None:
@@ -216,3 +364,52 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
             sample.sr_image = PixelData(data=sr[i, :, :h, :w].clamp(0, 255))
             sample.hr_image = PixelData(data=hr[i, :, :h, :w])
         return results
+
+
+def _is_point_head(cfg: ConfigType) -> bool:
+    """Whether a head config builds a point-refinement head (PointRend's
+    interface: it samples points from the previous stage's dense scores
+    instead of predicting a dense map)."""
+    head_type = cfg.get('type') if isinstance(cfg, dict) else None
+    cls = MODELS.get(head_type) if isinstance(head_type, str) else head_type
+    return cls is not None and callable(getattr(cls, 'get_points_train',
+                                                None))
+
+
+def _sssr_stage_index(decode_head: Any,
+                      sssr_stage: Optional[int]) -> Optional[int]:
+    """Which decode head SSSR wraps: None for a single head; for a
+    cascade (list), ``sssr_stage`` or by default the last stage that
+    predicts a dense map (OCRNet: the OCR head; PointRend: the FPN head, whose
+    HR scores the point head then samples)."""
+    if not isinstance(decode_head, (list, tuple)):
+        if sssr_stage not in (None, 0):
+            raise ValueError(f'sssr_stage={sssr_stage} needs a cascade '
+                             '(a list of decode heads); this config has one')
+        return None
+    stages = len(decode_head)
+    if sssr_stage is None:
+        dense = [i for i, h in enumerate(decode_head) if not _is_point_head(h)]
+        if not dense:
+            raise ValueError('no decode head of the cascade predicts a '
+                             'dense class-score map for SSSR to upsample')
+        return dense[-1]
+    if not isinstance(sssr_stage, int) or not -stages <= sssr_stage < stages:
+        raise ValueError(f'sssr_stage must index the {stages} decode heads '
+                         f'of the cascade, got {sssr_stage!r}')
+    return sssr_stage % stages
+
+
+@MODELS.register_module()
+class DSRLCascadeEncoderDecoder(DSRLEncoderDecoder, CascadeEncoderDecoder):
+    """:class:`DSRLEncoderDecoder` for cascade configs (OCRNet, PointRend).
+
+    Built by ``type='DSRLEncoderDecoder'`` when the config has
+    ``num_stages``: the stage ``sssr_stage`` is wrapped in the SSSR head
+    (by default the last one that predicts a dense map); earlier stages run
+    at LR as before and later ones (PointRend's point head) read the SSSR
+    stage's HR scores; every stage keeps its own loss.
+    """
+
+
+DSRLEncoderDecoder.cascade_variant = DSRLCascadeEncoderDecoder

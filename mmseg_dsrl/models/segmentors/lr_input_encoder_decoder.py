@@ -1,7 +1,7 @@
 """EncoderDecoder that sees a downsampled copy of its input image."""
 from typing import List
 
-from mmseg.models.segmentors import EncoderDecoder
+from mmseg.models.segmentors import CascadeEncoderDecoder, EncoderDecoder
 from mmseg.registry import MODELS
 from torch import Tensor
 
@@ -36,11 +36,27 @@ class LRInputEncoderDecoder(EncoderDecoder):
         extract_feat(): downsample_image(inputs, input_scale) -> backbone
                         -> neck (optional)
 
+    A config whose base is a :class:`mmseg.models.CascadeEncoderDecoder`
+    (``num_stages`` and a list of decode heads: OCRNet, PointRend) builds
+    :class:`LRInputCascadeEncoderDecoder` from the same ``type``, so the
+    override is the same for both kinds of segmentor.
+
     Args:
         input_scale (float): Scale of the backbone input, in (0, 1].
             Default 0.5.
-        **kwargs: Arguments of :class:`mmseg.models.EncoderDecoder`.
+        **kwargs: Arguments of :class:`mmseg.models.EncoderDecoder` (or of
+            :class:`mmseg.models.CascadeEncoderDecoder`).
     """
+
+    # The class a config with ``num_stages`` builds; set on each class for
+    # itself (a subclass does not inherit its parent's cascade variant).
+    cascade_variant: type = None
+
+    def __new__(cls, *args, **kwargs):
+        variant = cls.__dict__.get('cascade_variant')
+        if 'num_stages' in kwargs and variant is not None:
+            cls = variant
+        return super().__new__(cls)
 
     def __init__(self, *args, input_scale: float = 0.5, **kwargs) -> None:
         self.input_scale = check_input_scale(input_scale)
@@ -49,3 +65,17 @@ class LRInputEncoderDecoder(EncoderDecoder):
     def extract_feat(self, inputs: Tensor) -> List[Tensor]:
         """Features of the image downsampled by ``input_scale``."""
         return super().extract_feat(downsample_image(inputs, self.input_scale))
+
+
+@MODELS.register_module()
+class LRInputCascadeEncoderDecoder(LRInputEncoderDecoder,
+                                   CascadeEncoderDecoder):
+    """:class:`LRInputEncoderDecoder` for cascade configs (OCRNet,
+    PointRend): mmseg's ``CascadeEncoderDecoder`` on the downsampled image.
+
+    Built by ``type='LRInputEncoderDecoder'`` when the config has
+    ``num_stages``.
+    """
+
+
+LRInputEncoderDecoder.cascade_variant = LRInputCascadeEncoderDecoder

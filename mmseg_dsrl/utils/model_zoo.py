@@ -1,0 +1,124 @@
+"""DSRL on mmseg's packaged model zoo: the one override, and a check.
+
+Used by ``tests/test_models/test_dsrl_model_zoo.py`` and
+``tools/analysis_tools/dsrl_model_zoo.py``: both walk the config folders
+mmseg ships (``mmseg/.mim/configs``), so a family added by a future mmseg
+release is covered the day it appears.
+"""
+import copy
+import glob
+import os.path as osp
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from mmengine.config import Config, ConfigDict
+
+from .config_utils import replace_norm_type
+
+# What a user adds to any EncoderDecoder / CascadeEncoderDecoder config
+# (plus custom_imports and HR training crops); README "Use DSRL in your
+# own config".
+DSRL_OVERRIDE = dict(
+    type='DSRLEncoderDecoder',
+    input_scale=0.5,
+    sssr_head=dict(type='SSSRHead'),
+    sisr_head=dict(type='SISRHead'),
+    fa_loss=dict(type='FeatureAffinityLoss'))
+
+# Segmentors DSRL attaches to (a backbone, decode head(s), auxiliary heads).
+SUPPORTED_SEGMENTORS = ('EncoderDecoder', 'CascadeEncoderDecoder')
+
+# Families whose models are not per-pixel segmentors of an image: DSRL does
+# not apply. Found by their segmentor type, not by name.
+NOT_APPLICABLE = {
+    'MultimodalEncoderDecoder':
+    'open-vocabulary segmentation with a CLIP text encoder (SAN); its side '
+    'adapter predicts mask proposals classified against text embeddings, '
+    'not per-pixel class scores',
+    'DepthEstimator':
+    'depth estimation (VPD), not semantic segmentation',
+}
+
+
+def mmseg_config_root() -> str:
+    """The config folders mmseg's wheel ships."""
+    import mmseg
+    return osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs')
+
+
+def mmseg_config_families() -> Dict[str, List[str]]:
+    """``{family: sorted config paths}`` for every folder of mmseg's zoo."""
+    root = mmseg_config_root()
+    families = {}
+    for folder in sorted(glob.glob(osp.join(root, '*'))):
+        name = osp.basename(folder)
+        if name.startswith('_') or not osp.isdir(folder):
+            continue
+        configs = sorted(glob.glob(osp.join(folder, '*.py')))
+        if configs:
+            families[name] = configs
+    return families
+
+
+def segmentor_type(cfg: Config) -> Optional[str]:
+    model = cfg.get('model')
+    if not isinstance(model, dict):
+        return None
+    t = model.get('type')
+    return t if isinstance(t, str) else getattr(t, '__name__', None)
+
+
+def apply_dsrl_override(cfg: Config,
+                        hr_size: Tuple[int, int],
+                        input_scale: float = 0.5) -> ConfigDict:
+    """The model config a user gets by adding :data:`DSRL_OVERRIDE` to
+    ``cfg``, trained on HR crops of ``hr_size``.
+
+    Also what a CPU check needs: BN instead of SyncBN, whole-image testing,
+    and backbones with a fixed input size (BEiT, MAE: ``img_size``) built
+    for the LR crop, as the build error asks.
+    """
+    model = ConfigDict(copy.deepcopy(cfg.model.to_dict()))
+    override = copy.deepcopy(DSRL_OVERRIDE)
+    override['input_scale'] = input_scale
+    for key, value in override.items():
+        model[key] = value
+    model.data_preprocessor['size'] = tuple(hr_size)
+    model.data_preprocessor.pop('size_divisor', None)
+    test_cfg = dict(model.get('test_cfg') or {})
+    for key in ('crop_size', 'stride'):
+        test_cfg.pop(key, None)
+    test_cfg['mode'] = 'whole'
+    model.test_cfg = test_cfg
+    backbone = model.get('backbone', {})
+    if 'img_size' in backbone:
+        backbone['img_size'] = tuple(
+            max(1, int(s * input_scale + 0.5)) for s in hr_size)
+    model.pop('pretrained', None)
+    replace_norm_type(model)
+    return model
+
+
+def synthetic_batch(num_classes: int,
+                    hr_size: Tuple[int, int],
+                    batch: int = 2,
+                    seed: int = 0) -> dict:
+    """A data batch as mmseg's loaders give it: uint8 HR images, HR labels
+    (and edge maps, which PIDNet's head reads)."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    g = torch.Generator().manual_seed(seed)
+    h, w = hr_size
+    inputs, samples = [], []
+    for _ in range(batch):
+        inputs.append(torch.randint(0, 256, (3, h, w), generator=g,
+                                    dtype=torch.uint8))
+        sample = SegDataSample(
+            metainfo=dict(img_shape=(h, w), ori_shape=(h, w),
+                          pad_shape=(h, w)))
+        sample.gt_sem_seg = PixelData(data=torch.randint(
+            0, num_classes, (1, h, w), generator=g))
+        sample.gt_edge_map = PixelData(data=torch.randint(
+            0, 2, (1, h, w), generator=g))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
