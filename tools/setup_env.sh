@@ -9,6 +9,9 @@
 #   mmengine==0.10.7, mmsegmentation==1.2.2, ftfy, regex, numpy<2, opencv
 #   torch-pruning, onnx, onnxruntime (pruning and ONNX export)
 #   mmseg_dsrl itself in editable mode
+#   with MMSEG_DSRL_OPTIONAL_FAMILIES=1 also mmdet==3.3.0 and, with a CUDA
+#   torch, mmpretrain==1.2.0 + torchvision==0.28.0 (the MaskFormer /
+#   Mask2Former / ConvNeXt / PoolFormer configs need them)
 # and verifies `import mmcv.ops, mmseg.models, mmseg_dsrl`.
 #
 # First run: ~15 min on 2 cores (mmcv compile). Later runs: seconds.
@@ -87,6 +90,28 @@ fi
 if ! "$PY" -c "import pkg_resources, setuptools, sys; v = tuple(map(int, setuptools.__version__.split('.')[:2])); sys.exit(not ((77, 0) <= v < (81, 0)))" 2>/dev/null; then
   log "pinning setuptools>=77,<81 (pkg_resources for mmengine, >=77 for torch)"
   "${PIP[@]}" install 'setuptools>=77,<81'
+fi
+
+# Opt-in: the mmseg families that need OpenMMLab's detection / pretraining
+# libraries (MaskFormer, Mask2Former: mmdet; ConvNeXt, PoolFormer:
+# mmpretrain), in the versions that work with the pinned mmcv 2.1.0 /
+# mmengine 0.10.7 (neither changes torch, mmcv or numpy).
+# mmpretrain imports torchvision, and the torchvision wheels that pair with
+# torch 2.13 (0.28.0) link CUDA torch's libc10_cuda: with the CPU build of
+# torch they cannot load, so mmpretrain is installed only with a CUDA torch.
+if [ "${MMSEG_DSRL_OPTIONAL_FAMILIES:-0}" = "1" ]; then
+  if ! have mmdet==3.3.0; then
+    log "installing mmdet==3.3.0 (MMSEG_DSRL_OPTIONAL_FAMILIES=1)"
+    "${PIP[@]}" install mmdet==3.3.0 'setuptools>=77,<81'
+  fi
+  if "$PY" -c "import sys, torch; sys.exit(torch.version.cuda is None)"; then
+    if ! have mmpretrain==1.2.0 torchvision==0.28; then
+      log "installing mmpretrain==1.2.0, torchvision==0.28.0 (MMSEG_DSRL_OPTIONAL_FAMILIES=1)"
+      "${PIP[@]}" install mmpretrain==1.2.0 torchvision==0.28.0 'setuptools>=77,<81'
+    fi
+  else
+    log "skipping mmpretrain (ConvNeXt, PoolFormer configs): its torchvision needs a CUDA build of torch"
+  fi
 fi
 
 # Optional tools the pruning / export / report features use.

@@ -5,7 +5,6 @@ model = dict(
     sssr_head=dict(type='SSSRHead', upsample_factor=4, variant='logits'),
     sisr_head=dict(
         type='SISRHead',
-        in_channels=128,
         in_index=0,
         loss=dict(type='PixelMSELoss', loss_weight=0.1)),
     fa_loss=dict(type='FeatureAffinityLoss', subsample=8, loss_weight=1.0))

@@ -10,7 +10,7 @@ model = dict(
     data_preprocessor={{_base_.hr_data_preprocessor}},
     sssr_head={{_base_.dsrl_sssr_head}},
     sisr_head=dict(
-        type='SISRHead', in_channels=512, in_index=-1,
+        type='SISRHead', in_index=-1,
         loss={{_base_.dsrl_sisr_loss}}),
     fa_loss={{_base_.dsrl_fa_loss}})
 train_dataloader = dict(dataset=dict(pipeline={{_base_.hr_train_pipeline}}))

@@ -12,7 +12,7 @@ model = dict(
     input_scale=0.5,
     data_preprocessor={{_base_.hr_data_preprocessor}},
     sssr_head=dict(type='SSSRHead', upsample_factor=4, variant='logits'),
-    sisr_head=dict(type='SISRHead', in_channels=128, in_index=2),
+    sisr_head=dict(type='SISRHead', in_index=2),
     fa_loss={{_base_.dsrl_fa_loss}},
     test_cfg=dict(_delete_=True, mode='whole'))
 train_dataloader = dict(dataset=dict(pipeline={{_base_.hr_train_pipeline}}))

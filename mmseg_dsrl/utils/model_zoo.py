@@ -40,6 +40,25 @@ NOT_APPLICABLE = {
 }
 
 
+# Decode heads SSSR cannot wrap: building DSRL on them fails with this
+# reason (see ``no_score_map_message``).
+NOT_APPLICABLE_HEADS = {
+    'MaskFormerHead':
+    'mask classification with queries: class scores per query, not per '
+    'pixel',
+    'Mask2FormerHead':
+    'mask classification with queries: class scores per query, not per '
+    'pixel',
+}
+
+
+def decode_head_types(cfg: Config) -> List[str]:
+    """The type names of a config's decode head(s)."""
+    heads = cfg.model.get('decode_head')
+    heads = heads if isinstance(heads, (list, tuple)) else [heads]
+    return [h.get('type', '') for h in heads if isinstance(h, dict)]
+
+
 def mmseg_config_root() -> str:
     """The config folders mmseg's wheel ships."""
     import mmseg
@@ -122,3 +141,82 @@ def synthetic_batch(num_classes: int,
             0, 2, (1, h, w), generator=g))
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)
+
+
+def required_packages(cfg: Config) -> List[str]:
+    """Packages a config needs besides mmseg: its ``custom_imports`` and
+    the scopes of scoped types (``mmdet.PixelDecoder``,
+    ``mmpretrain.ConvNeXt``)."""
+    found = set()
+    imports = (cfg.get('custom_imports') or {}).get('imports', [])
+    if isinstance(imports, str):
+        imports = [imports]
+    found.update(name.split('.')[0] for name in imports)
+
+    def walk(node):
+        if isinstance(node, dict):
+            t = node.get('type')
+            if isinstance(t, str) and '.' in t:
+                found.add(t.split('.')[0])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                walk(value)
+
+    walk(cfg.get('model', {}))
+    found.discard('mmseg')
+    found.discard('mmseg_dsrl')
+    return sorted(found)
+
+
+def missing_packages(packages: List[str]) -> List[str]:
+    import importlib.util
+    return [p for p in packages if importlib.util.find_spec(p) is None]
+
+
+def load_config_quietly(path: str) -> Config:
+    """``Config.fromfile`` without importing ``custom_imports`` (a missing
+    optional package is reported by :func:`missing_packages` instead)."""
+    return Config.fromfile(path, import_custom_modules=False)
+
+
+def dsrl_training_step(model_cfg: ConfigDict,
+                       hr_size: Tuple[int, int],
+                       batch: int = 2) -> dict:
+    """Build the DSRL model, run one training step and one prediction.
+
+    Returns:
+        dict: ``model``, ``losses`` (detached), ``total`` (the summed loss),
+        ``dsrl_grads`` ({parameter name: gradient or None} of the SSSR
+        upsampling, FA transform and SISR head) and ``pred_shape`` (the
+        predicted mask's (H, W)).
+    """
+    from mmseg.registry import MODELS
+    model = MODELS.build(model_cfg)
+    classes = model.num_classes if model.out_channels > 1 else 2
+    model.train()
+    data = model.data_preprocessor(
+        synthetic_batch(classes, hr_size, batch), True)
+    losses = model.loss(**data)
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    total.backward()
+    parts = dict(upsample=model.sssr.upsample, sisr=model.sisr_head)
+    if model.sssr.fa_transform is not None:
+        parts['fa_transform'] = model.sssr.fa_transform
+    grads = {
+        f'{part}.{name}': p.grad
+        for part, module in parts.items()
+        for name, p in module.named_parameters()
+    }
+    model.eval()
+    with torch.no_grad():
+        data = model.data_preprocessor(
+            synthetic_batch(classes, hr_size, 1, seed=1), False)
+        pred = model.predict(**data)
+    return dict(
+        model=model,
+        losses={k: v.detach() for k, v in losses.items()},
+        total=total.detach(),
+        dsrl_grads=grads,
+        pred_shape=tuple(pred[0].pred_sem_seg.shape))

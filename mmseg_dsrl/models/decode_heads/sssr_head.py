@@ -216,9 +216,10 @@ class SSSRHead(BaseModule):
         return outputs, self._main_score_map(outputs)
 
     @contextmanager
-    def _head_outputs_at_hr(self,
-                            resize: Optional[Callable[[Tensor], Tensor]] = None,
-                            keep_fa_features: bool = False) -> Iterator[None]:
+    def _head_outputs_at_hr(
+            self,
+            resize: Optional[Callable[[Tensor], Tensor]] = None,
+            keep_fa_features: bool = False) -> Iterator[None]:
         """Within the block, the wrapped head's ``forward`` returns its
         outputs at HR, so its own ``loss`` / ``predict`` (which pick, combine
         and supervise its outputs as they always do) work on the HR maps.
@@ -322,11 +323,14 @@ class SSSRHead(BaseModule):
 
 
 def no_score_map_message(head: nn.Module, outputs: Any) -> str:
-    """Why SSSR cannot wrap a head whose outputs hold no class scores."""
+    """Why SSSR cannot wrap a head whose outputs hold no class scores
+    (``outputs``: what it returns, or a str saying why it cannot run)."""
+    what = outputs if isinstance(outputs, str) else \
+        describe_structure(outputs)
     return (
         f'SSSR upsamples per-pixel class scores, but '
         f'{type(head).__name__} returns no (B, {head.out_channels}, H, W) '
-        f'map ({describe_structure(outputs)}). Heads that classify masks '
+        f'map ({what}). Heads that classify masks '
         'with queries (MaskFormer, Mask2Former) predict class scores per '
         'query, not per pixel, so DSRL does not apply to them; use a '
         'per-pixel head (e.g. UPerHead, FPNHead) with the same backbone')

@@ -1,5 +1,6 @@
 """The DSRL segmentor (Wang et al., CVPR 2020)."""
 import copy
+import inspect
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -28,7 +29,10 @@ from .feature_geometry import (
     sub_pixel_factor,
     training_structure,
 )
-from .lr_input_encoder_decoder import LRInputEncoderDecoder
+from .lr_input_encoder_decoder import (
+    LRInputEncoderDecoder,
+    check_has_backbone,
+)
 
 # HR size the geometry is measured at when the config gives none.
 _DEFAULT_PROBE_SIZE = (512, 512)
@@ -94,8 +98,8 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
     """
 
     def __init__(self,
-                 backbone: ConfigType,
-                 decode_head: Union[ConfigType, List[ConfigType]],
+                 backbone: OptConfigType = None,
+                 decode_head: Union[ConfigType, List[ConfigType]] = None,
                  sssr_head: OptConfigType = None,
                  sisr_head: OptConfigType = None,
                  fa_loss: OptConfigType = None,
@@ -103,6 +107,8 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
                  sssr_stage: Optional[int] = None,
                  probe_size: Optional[Sequence[int]] = None,
                  **kwargs) -> None:
+        check_has_backbone(type(self).__name__,
+                           dict(kwargs, backbone=backbone))
         if fa_loss is not None and sisr_head is None:
             raise ValueError('fa_loss needs a sisr_head: the FA loss ties '
                              'the SSSR features to the SISR branch')
@@ -128,6 +134,7 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
         self.sisr_head = None
         self.fa_loss = None
         self.probe_size = self._hr_training_size(probe_size)
+        _check_predicts_from_features(self.sssr.head)
         feats, head_outputs = self._probe_structure()
         self._check_sssr_outputs(head_outputs, fa_loss is not None)
         if sisr_head is not None:
@@ -364,6 +371,16 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
             sample.sr_image = PixelData(data=sr[i, :, :h, :w].clamp(0, 255))
             sample.hr_image = PixelData(data=hr[i, :, :h, :w])
         return results
+
+
+def _check_predicts_from_features(head: nn.Module) -> None:
+    """SSSR calls the wrapped head with features only; heads whose forward
+    needs the data samples are query-based mask classifiers (MaskFormer,
+    Mask2Former), to which DSRL does not apply."""
+    params = inspect.signature(type(head).forward).parameters
+    if 'batch_data_samples' in params or 'batch_img_metas' in params:
+        raise ValueError(no_score_map_message(head, 'its forward needs the '
+                                              'data samples'))
 
 
 def _is_point_head(cfg: ConfigType) -> bool:

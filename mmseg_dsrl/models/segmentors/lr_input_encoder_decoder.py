@@ -20,6 +20,19 @@ def check_input_scale(input_scale: float) -> float:
     return float(input_scale)
 
 
+def check_has_backbone(name: str, model_kwargs: dict) -> None:
+    """Refuse, with the reason, a model config that is no backbone + decode
+    head segmentor."""
+    if model_kwargs.get('backbone') is None:
+        raise ValueError(
+            f'{name} attaches to segmentors built from a backbone and decode '
+            "head(s) (mmseg's EncoderDecoder and CascadeEncoderDecoder); "
+            f'this model config has {sorted(model_kwargs)} instead (e.g. an '
+            'open-vocabulary MultimodalEncoderDecoder, whose image and text '
+            'encoders classify mask proposals against text, not pixels): '
+            'DSRL does not apply to it')
+
+
 @MODELS.register_module()
 class LRInputEncoderDecoder(EncoderDecoder):
     """Low-resolution-input baseline of DSRL.
@@ -59,6 +72,8 @@ class LRInputEncoderDecoder(EncoderDecoder):
         return super().__new__(cls)
 
     def __init__(self, *args, input_scale: float = 0.5, **kwargs) -> None:
+        if not args:
+            check_has_backbone(type(self).__name__, kwargs)
         self.input_scale = check_input_scale(input_scale)
         super().__init__(*args, **kwargs)
 

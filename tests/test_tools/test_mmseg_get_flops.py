@@ -1,0 +1,65 @@
+"""mmseg's own packaged ``tools/analysis_tools/get_flops.py`` (broken on
+mmengine 0.10.x) gives the same FLOPs as ``tools/get_flops.py`` for a DSRL
+config and its LR baseline, once a config imports the plugin."""
+import argparse
+import importlib.util
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import mmseg
+import pytest
+from dsrl_test_utils import REPO
+from mmengine.analysis.print_helper import _format_size
+from mmengine.logging import MMLogger
+
+from mmseg_dsrl.utils.analysis import (build_inference_model,
+                                       inference_complexity)
+from mmseg_dsrl.utils.config_utils import load_config
+
+MMSEG_TOOL = osp.join(
+    osp.dirname(mmseg.__file__), '.mim', 'tools', 'analysis_tools',
+    'get_flops.py')
+CONFIGS = {
+    'dsrl': 'dsrl_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-128x256.py',
+    'lr': 'lr-input_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-128x256.py',
+}
+SHAPE = (128, 256)
+
+
+def _ours(config):
+    model = build_inference_model(load_config(config))
+    return _format_size(inference_complexity(model, SHAPE)['flops'])
+
+
+def _mmseg_tool_module():
+    spec = importlib.util.spec_from_file_location('mmseg_get_flops',
+                                                  MMSEG_TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('kind', sorted(CONFIGS))
+def test_same_flops_in_process(kind):
+    config = osp.join(REPO, 'configs', 'dsrl', CONFIGS[kind])
+    args = argparse.Namespace(
+        config=config, shape=list(SHAPE), cfg_options=None)
+    result = _mmseg_tool_module().inference(
+        args, MMLogger.get_instance('test_mmseg_get_flops'))
+    assert result['flops'] == _ours(config)
+
+
+def test_mmseg_tool_as_a_user_runs_it():
+    """As a script: the tool binds mmengine's function before the config
+    (and so the plugin) is imported."""
+    config = osp.join(REPO, 'configs', 'dsrl', CONFIGS['dsrl'])
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.run(
+        [sys.executable, MMSEG_TOOL, config, '--shape', *map(str, SHAPE)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    flops = re.search(r'^Flops: (\S+)$', proc.stdout, re.M)
+    assert flops and flops.group(1) == _ours(config)
