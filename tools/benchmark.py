@@ -13,6 +13,7 @@ from mmengine.config import DictAction
 import mmseg_dsrl  # noqa: F401
 from mmseg_dsrl.utils.analysis import build_inference_model, time_inference
 from mmseg_dsrl.utils.config_utils import load_config, parse_shape
+from mmseg_dsrl.utils.cli import non_negative_int, positive_int
 
 
 def parse_args() -> argparse.Namespace:
@@ -21,13 +22,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', nargs='?', help='optional checkpoint')
     parser.add_argument(
         '--shape',
-        type=int,
+        type=positive_int,
         nargs='+',
         default=[1024, 2048],
         help='input image size H W (default 1024 2048)')
-    parser.add_argument('--batch-size', type=int, default=1)
-    parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--runs', type=int, default=10)
+    parser.add_argument('--batch-size', type=positive_int, default=1)
+    parser.add_argument('--warmup', type=non_negative_int, default=2)
+    parser.add_argument('--runs', type=positive_int, default=10)
     parser.add_argument(
         '--device',
         default=None,
@@ -39,7 +40,7 @@ def parse_args() -> argparse.Namespace:
         help='predict includes resize + argmax (default)')
     parser.add_argument(
         '--threads',
-        type=int,
+        type=positive_int,
         default=None,
         help='torch CPU threads (default: torch default)')
     parser.add_argument(

@@ -17,6 +17,13 @@ import os.path as osp
 import subprocess
 import sys
 
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmseg_dsrl.utils.cli import (  # noqa: E402
+    hw_size,
+    non_negative_int,
+    positive_int,
+)
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 WORKER = r'''
@@ -74,17 +81,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         '--sizes',
+        type=hw_size,
         nargs='+',
         default=['512x1024', '1024x2048'],
         help='HR feature sizes HxW (N = H*W/64)')
-    parser.add_argument('--batch', type=int, default=2)
-    parser.add_argument('--c-seg', type=int, default=19)
-    parser.add_argument('--c-sr', type=int, default=3)
-    parser.add_argument('--block-size', type=int, default=256)
-    parser.add_argument('--repeats', type=int, default=1)
+    parser.add_argument('--batch', type=positive_int, default=2)
+    parser.add_argument('--c-seg', type=positive_int, default=19)
+    parser.add_argument('--c-sr', type=positive_int, default=3)
+    parser.add_argument('--block-size', type=positive_int, default=256)
+    parser.add_argument('--repeats', type=positive_int, default=1)
     parser.add_argument(
         '--naive-max-n',
-        type=int,
+        type=non_negative_int,
         default=8192,
         help='skip the naive version above this N')
     args = parser.parse_args()
@@ -97,7 +105,7 @@ def main() -> None:
     print(f'{"N":>6s} {"variant":>8s} {"time s":>8s} {"peak MiB":>9s}')
     tmp = tempfile.mkdtemp()
     for size in args.sizes:
-        h, w = (int(v) for v in size.split('x'))
+        h, w = size
         n = (h // 8) * (w // 8)
         res = {}
         for variant in ('naive', 'blocked'):

@@ -19,6 +19,7 @@ import os.path as osp
 import sys
 import time
 from typing import Optional
+from mmseg_dsrl.utils.cli import non_negative_int, positive_int
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -73,13 +74,14 @@ def parse_args() -> argparse.Namespace:
         default=list(MODELS),
         choices=list(MODELS) + list(ABLATIONS),
         help='rows to train; ablations of DSRL: ' + ', '.join(ABLATIONS))
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
+    parser.add_argument(
+        '--seeds', type=non_negative_int, nargs='+', default=[0, 1])
     parser.add_argument(
         '--iters',
-        type=int,
+        type=positive_int,
         default=None,
         help='override the configs\' 1000 iterations')
-    parser.add_argument('--latency-runs', type=int, default=10)
+    parser.add_argument('--latency-runs', type=positive_int, default=10)
     return parser.parse_args()
 
 

@@ -16,6 +16,7 @@ import json
 import os.path as osp
 import sys
 import time
+from mmseg_dsrl.utils.cli import positive_int
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -40,7 +41,8 @@ def stock_base(path: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--shape', type=int, nargs=2, default=[1024, 2048])
+    parser.add_argument(
+        '--shape', type=positive_int, nargs=2, default=[1024, 2048])
     parser.add_argument('--filter', nargs='*', default=[],
                         help='only architectures containing one of these')
     parser.add_argument('--out', default=None, help='write json here')

@@ -20,6 +20,7 @@ from mmengine.registry import init_default_scope
 
 from mmseg_dsrl.models.segmentors.feature_geometry import \
     FeatureGeometryError
+from mmseg_dsrl.utils.cli import positive_int
 from mmseg_dsrl.utils.model_zoo import (NOT_APPLICABLE, NOT_APPLICABLE_HEADS,
                                         SUPPORTED_SEGMENTORS,
                                         apply_dsrl_override,
@@ -29,13 +30,6 @@ from mmseg_dsrl.utils.model_zoo import (NOT_APPLICABLE, NOT_APPLICABLE_HEADS,
                                         missing_packages,
                                         mmseg_config_families,
                                         required_packages, segmentor_type)
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
-    return value
 
 
 def parse_args() -> argparse.Namespace:

@@ -17,6 +17,7 @@ import json
 import os
 import os.path as osp
 import sys
+from mmseg_dsrl.utils.cli import positive_int
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -96,8 +97,9 @@ def main() -> None:
         nargs='+',
         default=[],
         help='CONFIG[:CHECKPOINT]=MIOU[,MIOU...]')
-    parser.add_argument('--shape', type=int, nargs=2, default=[360, 480])
-    parser.add_argument('--runs', type=int, default=10)
+    parser.add_argument(
+        '--shape', type=positive_int, nargs=2, default=[360, 480])
+    parser.add_argument('--runs', type=positive_int, default=10)
     parser.add_argument(
         '--out',
         required=True,

@@ -19,6 +19,7 @@ from mmseg_dsrl.utils.analysis import (
     inference_complexity,
 )
 from mmseg_dsrl.utils.config_utils import load_config, parse_shape
+from mmseg_dsrl.utils.cli import positive_int
 
 
 def parse_args() -> argparse.Namespace:
@@ -26,7 +27,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='config file path')
     parser.add_argument(
         '--shape',
-        type=int,
+        type=positive_int,
         nargs='+',
         default=[1024, 2048],
         help='input image size H W (default 1024 2048)')

@@ -20,6 +20,7 @@ import tempfile
 import time
 
 import torch
+from mmseg_dsrl.utils.cli import non_negative_int, positive_int
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -60,9 +61,10 @@ def load(path, test_cfg):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--shape', type=int, nargs=2, default=[1024, 2048])
-    parser.add_argument('--runs', type=int, default=3)
-    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument(
+        '--shape', type=positive_int, nargs=2, default=[1024, 2048])
+    parser.add_argument('--runs', type=positive_int, default=3)
+    parser.add_argument('--warmup', type=non_negative_int, default=1)
     parser.add_argument('--no-onnx', action='store_true')
     parser.add_argument('--out', default=None, help='write json here')
     args = parser.parse_args()

@@ -10,6 +10,7 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmseg_dsrl.datasets.demo_scenes import write_demo_dataset  # noqa: E402
+from mmseg_dsrl.utils.cli import non_negative_int, positive_int  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -19,11 +20,11 @@ def parse_args() -> argparse.Namespace:
         nargs='?',
         default='data/dsrl_demo',
         help='output folder (default: data/dsrl_demo)')
-    parser.add_argument('--num-train', type=int, default=60)
-    parser.add_argument('--num-val', type=int, default=20)
-    parser.add_argument('--height', type=int, default=256)
-    parser.add_argument('--width', type=int, default=512)
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--num-train', type=positive_int, default=60)
+    parser.add_argument('--num-val', type=positive_int, default=20)
+    parser.add_argument('--height', type=positive_int, default=256)
+    parser.add_argument('--width', type=positive_int, default=512)
+    parser.add_argument('--seed', type=non_negative_int, default=0)
     return parser.parse_args()
 
 

@@ -26,6 +26,12 @@ import sys
 
 import torch
 from mmengine.config import DictAction
+from mmseg_dsrl.utils.cli import (
+    keep_ratio,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -39,18 +45,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='trained checkpoint (read only)')
     parser.add_argument(
         '--steps',
-        type=float,
+        type=keep_ratio,
         nargs='+',
         required=True,
         help='decreasing keep ratios, e.g. 0.75 0.5')
-    parser.add_argument('--finetune-iters', type=int, default=200)
+    parser.add_argument('--finetune-iters', type=non_negative_int, default=200)
     parser.add_argument(
-        '--finetune-lr-scale', type=float, default=0.1,
+        '--finetune-lr-scale', type=positive_float, default=0.1,
         help='fine-tune at this fraction of the config\'s learning rate')
     parser.add_argument('--work-dir', required=True)
     parser.add_argument(
         '--trace-shape',
-        type=int,
+        type=positive_int,
         nargs=2,
         default=[256, 512],
         help='input H W for tracing')

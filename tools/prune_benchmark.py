@@ -18,6 +18,7 @@ import os.path as osp
 import statistics
 import sys
 import time
+from mmseg_dsrl.utils.cli import non_negative_int, positive_int
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -43,11 +44,12 @@ def main() -> None:
     parser.add_argument('--work-dir', default=None)
     parser.add_argument('--checkpoint', default=None,
                         help='trained ICNet-R50 demo checkpoint (skip 1.)')
-    parser.add_argument('--train-iters', type=int, default=400)
-    parser.add_argument('--finetune-iters', type=int, default=200,
+    parser.add_argument('--train-iters', type=positive_int, default=400)
+    parser.add_argument('--finetune-iters', type=non_negative_int, default=200,
                         help='total fine-tuning iterations per schedule')
-    parser.add_argument('--shape', type=int, nargs=2, default=[256, 512])
-    parser.add_argument('--runs', type=int, default=10)
+    parser.add_argument(
+        '--shape', type=positive_int, nargs=2, default=[256, 512])
+    parser.add_argument('--runs', type=positive_int, default=10)
     args = parser.parse_args()
     import torch
 

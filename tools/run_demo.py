@@ -15,6 +15,7 @@ import os
 import os.path as osp
 import sys
 import time
+from mmseg_dsrl.utils.cli import non_negative_int, positive_int
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -38,10 +39,10 @@ def parse_args() -> argparse.Namespace:
         help='default: work_dirs/demo-<timestamp> (new)')
     parser.add_argument(
         '--iters',
-        type=int,
+        type=positive_int,
         default=None,
         help='training iterations (default: the configs\')')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=non_negative_int, default=0)
     return parser.parse_args()
 
 

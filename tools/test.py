@@ -12,6 +12,7 @@ from mmengine.runner import Runner
 
 import mmseg_dsrl  # noqa: F401  (registers modules, applies compat fixes)
 from mmseg_dsrl.utils.config_utils import load_config, use_bn_without_cuda
+from mmseg_dsrl.utils.cli import non_negative_float
 
 
 def parse_args() -> argparse.Namespace:
@@ -28,7 +29,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--show-dir', help='directory where painted images will be saved')
     parser.add_argument(
-        '--wait-time', type=float, default=2, help='the interval of show (s)')
+        '--wait-time',
+        type=non_negative_float,
+        default=2,
+        help='the interval of show (s)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',

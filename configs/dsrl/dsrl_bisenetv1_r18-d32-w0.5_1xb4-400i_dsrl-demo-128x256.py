@@ -16,4 +16,7 @@ val_evaluator = [
     dict(type='SISRQualityMetric')
 ]
 test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-custom_hooks = [dict(type='SISRVisualizationHook', num_images=4)]
+custom_hooks = [
+    dict(type='SISRVisualizationHook', num_images=4),
+    dict(type='TorchRNGStateHook')
+]

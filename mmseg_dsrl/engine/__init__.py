@@ -1,4 +1,4 @@
 """Runner hooks of the plugin."""
-from .hooks import SISRVisualizationHook
+from .hooks import SISRVisualizationHook, TorchRNGStateHook
 
-__all__ = ['SISRVisualizationHook']
+__all__ = ['SISRVisualizationHook', 'TorchRNGStateHook']

@@ -1,10 +1,12 @@
-from .compat import (
-    allow_cpu_distributed_training,
-    allow_mmengine_checkpoint_globals,
-    apply_compat_patches,
+from .checkpoint_safety import (
+    UnreadableCheckpointError,
+    apply_checkpoint_safety,
+    runner_checkpoint_globals_allowed,
 )
+from .compat import allow_cpu_distributed_training, apply_compat_patches
 
 __all__ = [
-    'allow_cpu_distributed_training', 'allow_mmengine_checkpoint_globals',
-    'apply_compat_patches'
+    'UnreadableCheckpointError', 'allow_cpu_distributed_training',
+    'apply_checkpoint_safety', 'apply_compat_patches',
+    'runner_checkpoint_globals_allowed'
 ]

@@ -3,23 +3,12 @@
 Applied once, on ``import mmseg_dsrl`` (so also through ``custom_imports``).
 Each work-around is a function below with the reason in its docstring.
 
-torch >= 2.6 loads checkpoints with ``weights_only=True`` and mmengine
-0.10.7 does not pass ``weights_only``: loading a checkpoint written by
-mmengine's runner fails on "Unsupported global: ...HistoryBuffer". We
-allow-list exactly the globals such checkpoints contain (mmengine's
-``HistoryBuffer`` and the numpy array/scalar/dtype reconstructors its message
-hub uses) instead of switching ``weights_only`` off: the weights-only
-unpickler still refuses every other global, so loading an untrusted
-checkpoint cannot run arbitrary code, while the runner's own files load.
-``builtins.getattr`` is on the list because ``HistoryBuffer`` pickles its
-statistics methods as ``getattr(HistoryBuffer, 'mean')``; the unpickler
-still only *calls* allow-listed callables, so getattr can read attributes
-of allowed objects but not reach anything it could execute.
+Checkpoint loading and saving (torch's weights-only default against
+mmengine's runner checkpoints) live in :mod:`.checkpoint_safety`.
 """
-from typing import List
-
-import numpy as np
 import torch
+
+from .checkpoint_safety import apply_checkpoint_safety
 
 _APPLIED = False
 
@@ -32,35 +21,6 @@ def _cuda_less() -> bool:
     )
     return not (torch.cuda.is_available() or is_mlu_available()
                 or is_npu_available() or is_musa_available())
-
-
-def _numpy_checkpoint_globals() -> List[object]:
-    """Numpy objects that pickled arrays, scalars and dtypes reference."""
-    try:  # numpy >= 2 moved core to _core; numpy 1.x pickles use core
-        from numpy._core.multiarray import _reconstruct, scalar
-    except ImportError:  # pragma: no cover - numpy < 2
-        from numpy.core.multiarray import _reconstruct, scalar
-    found: List[object] = [_reconstruct, scalar, np.ndarray, np.dtype]
-    # Concrete dtype classes (numpy >= 1.25 pickles dtypes through them).
-    dtypes = getattr(np, 'dtypes', None)
-    if dtypes is not None:
-        found += [
-            getattr(dtypes, name) for name in dir(dtypes)
-            if name.endswith('DType')
-        ]
-    return found
-
-
-def allow_mmengine_checkpoint_globals() -> None:
-    """Allow-list the globals of mmengine runner checkpoints in torch.load."""
-    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
-    if add_safe_globals is None:  # torch < 2.4: nothing to do
-        return
-    import builtins
-
-    from mmengine.logging.history_buffer import HistoryBuffer
-    add_safe_globals(
-        [HistoryBuffer, builtins.getattr, *_numpy_checkpoint_globals()])
 
 
 def allow_cpu_distributed_training() -> None:
@@ -197,7 +157,7 @@ def apply_compat_patches() -> None:
     global _APPLIED
     if _APPLIED:
         return
-    allow_mmengine_checkpoint_globals()
+    apply_checkpoint_safety()
     allow_cpu_distributed_training()
     fix_weighted_cross_entropy_with_ignore()
     let_get_flops_pass_inputs()

@@ -130,6 +130,13 @@ def test_mmseg_packaged_train_tool_trains_plugin_config(
     assert osp.isfile(osp.join(str(tmp_path), 'iter_2.pth'))
 
 
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
 def test_ddp_two_processes_gloo(tmp_path, demo_data_root, python_env):
     env, python = python_env
     # Two CPU processes on any machine: with a GPU visible, mmengine would
@@ -137,7 +144,7 @@ def test_ddp_two_processes_gloo(tmp_path, demo_data_root, python_env):
     env = dict(env, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
     out = run([
         python, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-        '--master_port', '29517', 'tools/train.py', DSRL_CFG, '--launcher',
+        '--master_port', str(free_port()), 'tools/train.py', DSRL_CFG, '--launcher',
         'pytorch', '--work-dir',
         str(tmp_path), '--cfg-options', *small_run_options(demo_data_root, 2),
         'env_cfg.dist_cfg.backend=gloo'

@@ -30,3 +30,6 @@ dsrl_fa_loss = dict(
     type='FeatureAffinityLoss', p=2, q=1, subsample=8, loss_weight=1.0)
 # SISR: ESPCN; MSE on the normalised HR image with w_sr = 0.1.
 dsrl_sisr_loss = dict(type='PixelMSELoss', loss_weight=0.1)
+# Resume reproduces an uninterrupted run exactly (torch's random state is
+# saved in every checkpoint; see TorchRNGStateHook).
+custom_hooks = [dict(type='TorchRNGStateHook')]

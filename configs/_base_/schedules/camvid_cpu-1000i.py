@@ -25,3 +25,6 @@ default_hooks = dict(
         max_keep_ckpts=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
+# Resume reproduces an uninterrupted run exactly (torch's random state is
+# saved in every checkpoint; see TorchRNGStateHook).
+custom_hooks = [dict(type='TorchRNGStateHook')]

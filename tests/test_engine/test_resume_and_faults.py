@@ -1,0 +1,176 @@
+"""Reliability of training: bit-exact resume, a run killed with SIGKILL
+resumes from its last complete checkpoint, a truncated checkpoint is
+detected, and 2 DDP processes compute what one process computes."""
+import os
+import os.path as osp
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from dsrl_ddp_reference import build_model, fixed_batch, losses_and_grads
+from dsrl_test_utils import REPO
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from mmseg_dsrl.utils.config_utils import use_bn_without_cuda
+
+pytestmark = pytest.mark.integration
+
+DSRL_CFG = osp.join(
+    REPO, 'configs', 'dsrl',
+    'dsrl_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-128x256.py')
+
+
+def _options(data_root, max_iters, work_dir):
+    return {
+        'train_dataloader.dataset.data_root': data_root,
+        'val_dataloader.dataset.data_root': data_root,
+        'test_dataloader.dataset.data_root': data_root,
+        'train_dataloader.batch_size': 2,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'val_dataloader.num_workers': 0,
+        'val_dataloader.persistent_workers': False,
+        'train_cfg.max_iters': max_iters,
+        'train_cfg.val_interval': 1000,
+        'default_hooks.checkpoint.interval': 2,
+        'default_hooks.logger.interval': 1,
+        'param_scheduler.1.end': 100,
+        'randomness': dict(seed=0, deterministic=True),
+        'work_dir': work_dir,
+    }
+
+
+def _train(data_root, work_dir, max_iters, resume=False):
+    cfg = Config.fromfile(DSRL_CFG)
+    cfg.merge_from_dict(_options(data_root, max_iters, work_dir))
+    cfg.resume = resume
+    use_bn_without_cuda(cfg)
+    Runner.from_cfg(cfg).train()
+    return torch.load(osp.join(work_dir, f'iter_{max_iters}.pth'),
+                      map_location='cpu', weights_only=False)
+
+
+def _tensors(tree, prefix=''):
+    """Every tensor of a nested dict/list, by path."""
+    if isinstance(tree, torch.Tensor):
+        return {prefix: tree}
+    out = {}
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) \
+        if isinstance(tree, (list, tuple)) else []
+    for key, value in items:
+        out.update(_tensors(value, f'{prefix}/{key}'))
+    return out
+
+
+def test_resume_gives_identical_weights_and_optimizer_state(
+        tmp_path, demo_data_root):
+    whole = _train(demo_data_root, str(tmp_path / 'whole'), 4)
+    _train(demo_data_root, str(tmp_path / 'split'), 2)
+    resumed = _train(demo_data_root, str(tmp_path / 'split'), 4, resume=True)
+    assert resumed['meta']['iter'] == whole['meta']['iter'] == 4
+    for part in ('state_dict', 'optimizer'):
+        a, b = _tensors(whole[part]), _tensors(resumed[part])
+        assert a.keys() == b.keys() and a, part
+        for key in a:
+            assert torch.equal(a[key], b[key]), f'{part}{key}'
+
+
+def _run_tool(args, env, timeout=600):
+    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def _cli_options(data_root, max_iters):
+    return [f'{k}={v}' for k, v in _options(data_root, max_iters, '').items()
+            if k not in ('work_dir', 'randomness')]
+
+
+def test_killed_run_resumes_from_last_complete_checkpoint(
+        tmp_path, demo_data_root, python_env):
+    env, python = python_env
+    work = str(tmp_path)
+    cmd = [python, 'tools/train.py', DSRL_CFG, '--work-dir', work,
+           '--cfg-options', *_cli_options(demo_data_root, 8)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    try:
+        while not osp.exists(osp.join(work, 'iter_4.pth')):
+            assert proc.poll() is None, 'training ended before iteration 4'
+            assert time.time() < deadline, 'no checkpoint within 300 s'
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)  # during iteration 5 or 6
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert not osp.exists(osp.join(work, 'iter_8.pth'))
+    # The checkpoint the run recorded last (iter_4 or, if the kill came
+    # before the record, iter_2), complete thanks to the atomic save.
+    last = open(osp.join(work, 'last_checkpoint')).read().strip()
+    assert osp.basename(last) in ('iter_2.pth', 'iter_4.pth', 'iter_6.pth')
+    code, out = _run_tool(cmd + ['--resume'], env)
+    assert code == 0, out[-3000:]
+    resumed_from = [line for line in out.splitlines() if 'resumed' in line]
+    assert resumed_from and last in resumed_from[0]
+    assert osp.isfile(osp.join(work, 'iter_8.pth'))
+    # No half-written checkpoint is ever left under a checkpoint's name.
+    for name in os.listdir(work):
+        if name.endswith('.pth'):
+            torch.load(osp.join(work, name), weights_only=False)
+
+
+def test_truncated_last_checkpoint_is_detected_not_loaded(
+        tmp_path, demo_data_root, python_env):
+    env, python = python_env
+    work = str(tmp_path)
+    cmd = [python, 'tools/train.py', DSRL_CFG, '--work-dir', work,
+           '--cfg-options', *_cli_options(demo_data_root, 2)]
+    code, out = _run_tool(cmd, env)
+    assert code == 0, out[-3000:]
+    last = open(osp.join(work, 'last_checkpoint')).read().strip()
+    data = open(last, 'rb').read()
+    with open(last, 'wb') as f:  # as a kill during a non-atomic write
+        f.write(data[:len(data) // 2])
+    code, out = _run_tool(cmd[:-len(_cli_options(demo_data_root, 2))] +
+                          _cli_options(demo_data_root, 4) + ['--resume'], env)
+    assert code != 0
+    assert f'not a readable checkpoint: {last} (truncated' in out
+    assert 'Iter(train) [1/4]' not in out  # did not start over silently
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_two_ddp_processes_compute_what_one_process_computes(
+        tmp_path, python_env):
+    env, python = python_env
+    env = dict(env, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
+    out_file = str(tmp_path / 'ddp.pth')
+    code, out = _run_tool([
+        python, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+        '--master_addr', '127.0.0.1', '--master_port', str(_free_port()),
+        osp.join(REPO, 'tests', 'dsrl_ddp_worker.py'), out_file
+    ], env)
+    assert code == 0, out[-3000:]
+    ddp = torch.load(out_file, weights_only=False)
+    inputs, samples = fixed_batch()
+    losses, grads = losses_and_grads(build_model(), inputs, samples)
+    assert {'decode.loss_ce', 'sisr.loss_sr', 'fa.loss_fa'} <= set(losses)
+    assert losses.keys() == ddp['losses'].keys()
+    for key in losses:
+        torch.testing.assert_close(ddp['losses'][key], losses[key],
+                                   rtol=1e-5, atol=1e-6)
+    assert grads.keys() == ddp['grads'].keys()
+    for name in grads:
+        torch.testing.assert_close(ddp['grads'][name], grads[name],
+                                   rtol=1e-4, atol=1e-6, msg=name)
