@@ -18,18 +18,13 @@ import traceback
 import mmseg_dsrl  # noqa: F401
 from mmengine.registry import init_default_scope
 
-from mmseg_dsrl.models.segmentors.feature_geometry import \
-    FeatureGeometryError
 from mmseg_dsrl.utils.cli import positive_int
 from mmseg_dsrl.utils.model_zoo import (NOT_APPLICABLE, NOT_APPLICABLE_HEADS,
                                         SUPPORTED_SEGMENTORS,
-                                        apply_dsrl_override,
                                         decode_head_types,
-                                        dsrl_training_step,
-                                        load_config_quietly,
-                                        missing_packages,
-                                        mmseg_config_families,
-                                        required_packages, segmentor_type)
+                                        dsrl_step_at_smallest_size,
+                                        first_usable_config,
+                                        mmseg_config_families, segmentor_type)
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,16 +41,9 @@ def parse_args() -> argparse.Namespace:
 
 def check_family(configs, hr, max_hr):
     """(config name, result, geometry, detail) for one family."""
-    missing_all = set()
-    for path in configs:
-        cfg = load_config_quietly(path)
-        missing = missing_packages(required_packages(cfg))
-        if not missing:
-            break
-        missing_all.update(missing)
-    else:
-        return ('', f'needs {", ".join(sorted(missing_all))} (opt-in)', '',
-                '')
+    path, cfg, missing = first_usable_config(configs)
+    if path is None:
+        return ('', f'needs {", ".join(missing)} (opt-in)', '', '')
     name = osp.basename(path)
     kind = segmentor_type(cfg)
     if kind in NOT_APPLICABLE:
@@ -65,16 +53,7 @@ def check_family(configs, hr, max_hr):
         return name, 'not applicable', '', NOT_APPLICABLE_HEADS[refused[0]]
     if kind not in SUPPORTED_SEGMENTORS:
         return name, f'unknown segmentor {kind}', '', ''
-    size = hr
-    while True:
-        try:
-            out = dsrl_training_step(
-                apply_dsrl_override(cfg, (size, size)), (size, size))
-            break
-        except FeatureGeometryError:
-            if size >= max_hr:
-                raise
-            size *= 2
+    size, out = dsrl_step_at_smallest_size(cfg, hr, max_hr)
     model = out['model']
     geometry = (f'HR {size}: SISR in_channels={model.sisr_head.in_channels},'
                 f' r={model.sisr_head.upscale_factor}')

@@ -224,8 +224,12 @@ def check_state_dict_matches(original: Callable) -> Callable:
     lists."""
 
     def load_state_dict(module, state_dict, strict=False, logger=None):
-        from mmengine.model import is_model_wrapper
-        inner = module.module if is_model_wrapper(module) else module
+        from mmengine.model import BaseTTAModel, is_model_wrapper
+        inner = module
+        # As mmengine's loader does: wrappers and TTA models load into
+        # the segmentor they hold.
+        while is_model_wrapper(inner) or isinstance(inner, BaseTTAModel):
+            inner = inner.module
         model_keys = set(inner.state_dict().keys())
         given = list(state_dict.keys())
         common = model_keys.intersection(given)

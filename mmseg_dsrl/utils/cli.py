@@ -23,20 +23,20 @@ def _number(text: str, kind: type, what: str):
             f'must be {what}, got {text!r}') from None
 
 
-def positive_int(text: str) -> int:
-    value = _number(text, int, 'an integer >= 1')
-    if value < 1:
+def _int_at_least(text: str, low: int) -> int:
+    value = _number(text, int, f'an integer >= {low}')
+    if value < low:
         raise argparse.ArgumentTypeError(
-            f'must be an integer >= 1, got {value}')
+            f'must be an integer >= {low}, got {value}')
     return value
+
+
+def positive_int(text: str) -> int:
+    return _int_at_least(text, 1)
 
 
 def non_negative_int(text: str) -> int:
-    value = _number(text, int, 'an integer >= 0')
-    if value < 0:
-        raise argparse.ArgumentTypeError(
-            f'must be an integer >= 0, got {value}')
-    return value
+    return _int_at_least(text, 0)
 
 
 def positive_float(text: str) -> float:

@@ -220,3 +220,38 @@ def dsrl_training_step(model_cfg: ConfigDict,
         total=total.detach(),
         dsrl_grads=grads,
         pred_shape=tuple(pred[0].pred_sem_seg.shape))
+
+
+def first_usable_config(configs: List[str]
+                        ) -> Tuple[Optional[str], Optional[Config], List[str]]:
+    """The first config (in the given order) whose packages are installed:
+    ``(path, config, [])``, or ``(None, None, missing packages)``."""
+    missing_all = set()
+    for path in configs:
+        cfg = load_config_quietly(path)
+        missing = missing_packages(required_packages(cfg))
+        if not missing:
+            return path, cfg, []
+        missing_all.update(missing)
+    return None, None, sorted(missing_all)
+
+
+def dsrl_step_at_smallest_size(cfg: Config, hr: int, max_hr: int
+                               ) -> Tuple[int, dict]:
+    """:func:`dsrl_training_step` on square HR crops of side ``hr``, doubled
+    while the model cannot run on the crop (LRASPP's 49x49 pooling needs
+    LR features at least that large), up to ``max_hr``.
+
+    Returns:
+        tuple: The side used and the step's result.
+    """
+    from ..models.segmentors.feature_geometry import FeatureGeometryError
+    size = hr
+    while True:
+        try:
+            return size, dsrl_training_step(
+                apply_dsrl_override(cfg, (size, size)), (size, size))
+        except FeatureGeometryError:
+            if size >= max_hr:
+                raise
+            size *= 2

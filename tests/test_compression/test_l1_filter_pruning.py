@@ -1,6 +1,7 @@
 import hashlib
 import os
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -130,20 +131,25 @@ def _prune_main(args):
     return module.main(args)
 
 
-@pytest.mark.parametrize('steps, match', [
-    (['1.5'], r'keep ratios must be in \(0, 1\], got 1.5'),
-    (['0'], r'got 0.0'),
-    (['0.5', '0.75'], 'strictly decreasing'),
+@pytest.mark.parametrize('steps, error, match', [
+    (['1.5'], SystemExit, r'keep ratio in \(0, 1\], got 1.5'),
+    (['0'], SystemExit, r'keep ratio in \(0, 1\], got 0'),
+    (['0.5', '0.75'], ValueError, 'strictly decreasing'),
 ])
 def test_prune_tool_rejects_bad_ratios_before_work(tmp_path, icnet_checkpoint,
-                                                   steps, match):
+                                                   capsys, steps, error,
+                                                   match):
     digest = _sha(icnet_checkpoint)
     work = str(tmp_path / 'out')
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error) as info:
         _prune_main([
             ICNET_DEMO, icnet_checkpoint, '--steps', *steps, '--work-dir',
             work, '--cfg-options', 'model.backbone.width_multiplier=0.25'
         ])
+    # Out-of-range ratios stop at the command line (argparse, exit 2).
+    message = capsys.readouterr().err if error is SystemExit \
+        else str(info.value)
+    assert re.search(match, message), message
     assert not osp.exists(work)
     assert _sha(icnet_checkpoint) == digest
 

@@ -6,7 +6,6 @@ import os.path as osp
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import pytest

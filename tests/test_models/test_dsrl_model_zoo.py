@@ -8,17 +8,14 @@ import math
 import pytest
 import torch
 
-from mmseg_dsrl.models.segmentors.feature_geometry import \
-    FeatureGeometryError
 from mmseg_dsrl.utils.model_zoo import (NOT_APPLICABLE, NOT_APPLICABLE_HEADS,
                                         SUPPORTED_SEGMENTORS,
                                         apply_dsrl_override,
                                         decode_head_types,
-                                        dsrl_training_step,
-                                        load_config_quietly,
-                                        missing_packages,
+                                        dsrl_step_at_smallest_size,
+                                        first_usable_config,
                                         mmseg_config_families,
-                                        required_packages, segmentor_type)
+                                        segmentor_type)
 
 FAMILIES = mmseg_config_families()
 # Small HR crops keep 50+ models within the suite's budget; a model that
@@ -34,25 +31,15 @@ def test_the_zoo_is_found():
             'ddrnet', 'pidnet', 'beit', 'mae'} <= set(FAMILIES)
 
 
-def _first_usable_config(configs):
-    """The first config (sorted by name) whose packages are installed."""
-    missing_all = set()
-    for path in configs:
-        cfg = load_config_quietly(path)
-        missing = missing_packages(required_packages(cfg))
-        if not missing:
-            return path, cfg
-        missing_all.update(missing)
-    pytest.skip(
-        f'needs {sorted(missing_all)}: tools/setup_env.sh with '
-        'MMSEG_DSRL_OPTIONAL_FAMILIES=1 installs mmdet, and mmpretrain where '
-        'torch is a CUDA build (mmpretrain imports torchvision, whose wheels '
-        'need CUDA torch)')
-
-
 @pytest.mark.parametrize('family', sorted(FAMILIES))
 def test_dsrl_by_inheritance(family):
-    path, cfg = _first_usable_config(FAMILIES[family])
+    path, cfg, missing = first_usable_config(FAMILIES[family])
+    if path is None:
+        pytest.skip(
+            f'needs {missing}: tools/setup_env.sh with '
+            'MMSEG_DSRL_OPTIONAL_FAMILIES=1 installs mmdet, and mmpretrain '
+            'where torch is a CUDA build (mmpretrain imports torchvision, '
+            'whose wheels need CUDA torch)')
     kind = segmentor_type(cfg)
     if kind in NOT_APPLICABLE:
         if kind == 'MultimodalEncoderDecoder':
@@ -71,16 +58,7 @@ def test_dsrl_by_inheritance(family):
     assert kind in SUPPORTED_SEGMENTORS, (
         f'{path}: new segmentor type {kind}: decide whether DSRL applies '
         'and add it to SUPPORTED_SEGMENTORS or NOT_APPLICABLE')
-    size = HR
-    while True:
-        try:
-            out = dsrl_training_step(apply_dsrl_override(cfg, (size, size)),
-                                     (size, size))
-            break
-        except FeatureGeometryError:
-            if size >= MAX_HR:
-                raise
-            size *= 2
+    size, out = dsrl_step_at_smallest_size(cfg, HR, MAX_HR)
     assert {'sisr.loss_sr', 'fa.loss_fa'} <= set(out['losses'])
     assert math.isfinite(float(out['total']))
     assert all(torch.isfinite(v).all() for v in out['losses'].values())

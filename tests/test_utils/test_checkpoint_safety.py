@@ -251,3 +251,14 @@ def test_runner_checkpoint_loads_in_a_fresh_process(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == '1.5'
+
+
+def test_tta_model_loads_the_checkpoint_of_its_segmentor(tmp_path):
+    """``tools/test.py --tta`` loads into SegTTAModel(module=segmentor)."""
+    from mmseg.models import SegTTAModel
+    model = _tiny_model()
+    path = _save(tmp_path, {'state_dict': model.state_dict()})
+    tta = SegTTAModel(module=_tiny_model())
+    load_checkpoint(tta, path)
+    for key, value in model.state_dict().items():
+        assert torch.equal(tta.module.state_dict()[key], value), key
