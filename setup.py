@@ -34,7 +34,7 @@ setup(
     ],
     extras_require={
         'tests': ['pytest'],
-        # tools/prune.py (dependency tracking for filter pruning)
+        # tools/compression/prune.py (dependency tracking for filter pruning)
         'prune': ['torch-pruning>=1.5,<2'],
         # ONNX export checks of ICNet
         'onnx': ['onnx', 'onnxruntime'],

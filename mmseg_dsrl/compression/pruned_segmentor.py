@@ -12,13 +12,13 @@ def PrunedSegmentor(model: ConfigType, shapes_from: str,
                     **overrides) -> nn.Module:
     """Build ``model`` with the layer widths of a pruned checkpoint.
 
-    ``tools/prune.py`` writes configs of the form::
+    ``tools/compression/prune.py`` writes configs of the form::
 
         model = dict(type='PrunedSegmentor', model=<the original model>,
                      shapes_from='work_dirs/prune/step2/pruned.pth')
 
-    so that mmseg's ``tools/test.py``, the project's ``tools/benchmark.py``
-    and ``tools/get_flops.py`` (and ``init_model``) load pruned models like
+    so that mmseg's ``tools/test.py``, the project's ``tools/analysis_tools/benchmark.py``
+    and ``tools/analysis_tools/get_flops.py`` (and ``init_model``) load pruned models like
     any other. The weights are loaded as usual (``load_from`` / the
     checkpoint argument); only the shapes are read here.
 

@@ -7,7 +7,7 @@ from .demo_scenes import CLASSES, PALETTE
 
 @DATASETS.register_module()
 class DSRLDemoDataset(BaseSegDataset):
-    """Synthetic street scenes written by ``tools/make_demo_dataset.py``.
+    """Synthetic street scenes written by ``tools/dataset_converters/make_demo_dataset.py``.
 
     Seven classes (sky, building, vegetation, road, lane marking, pole,
     sign); poles, lane markings and signs are 1-8 px wide, so they are lost

@@ -181,6 +181,9 @@ def _why_unreadable(error: BaseException) -> str:
         ]
         detail = lines[-1].split('WeightsUnpickler error:')[-1]
         detail = detail.split('Please use `torch.serialization')[0].strip()
+        if detail.startswith('Unsupported operand'):
+            return ('corrupt or not a torch checkpoint: the unpickler cannot '
+                    f'parse it ({detail})')
         return ('refused by the weights-only unpickler, which only loads '
                 'what runner checkpoints hold: ' + detail)
     if 'central directory' in text or isinstance(

@@ -1,7 +1,7 @@
 """argparse types for the tools: bad numbers fail at the command line.
 
 Each type raises ``argparse.ArgumentTypeError`` naming the value and what
-was expected, so ``tools/get_flops.py CONFIG --shape 0 512`` ends in
+was expected, so ``tools/analysis_tools/get_flops.py CONFIG --shape 0 512`` ends in
 "argument --shape: must be an integer >= 1, got 0" instead of an error
 deep inside torch.
 """

@@ -86,7 +86,7 @@ def test_reshape_rejects_unresizable_mismatch():
 
 
 # ---------------------------------------------------------------------------
-# tools/prune.py
+# tools/compression/prune.py
 # ---------------------------------------------------------------------------
 ICNET_DEMO = osp.join(REPO, 'configs', 'icnet',
                       'icnet-cascade_r18-d8_1xb4-400i_dsrl-demo-256x512.py')
@@ -125,7 +125,7 @@ def _small_opts_dict():
 def _prune_main(args):
     import importlib.util
     spec = importlib.util.spec_from_file_location(
-        'dsrl_prune_tool', osp.join(REPO, 'tools', 'prune.py'))
+        'dsrl_prune_tool', osp.join(REPO, 'tools', 'compression', 'prune.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.main(args)

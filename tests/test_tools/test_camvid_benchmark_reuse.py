@@ -1,4 +1,4 @@
-"""tools/camvid_benchmark.py reuses finished runs instead of retraining."""
+"""tools/experiments/camvid_benchmark.py reuses finished runs instead of retraining."""
 import importlib.util
 import json
 import os.path as osp
@@ -15,7 +15,7 @@ CONFIG = ('configs/camvid/dsrl_bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid-'
 
 def load_tool():
     spec = importlib.util.spec_from_file_location(
-        'camvid_benchmark', osp.join(REPO, 'tools', 'camvid_benchmark.py'))
+        'camvid_benchmark', osp.join(REPO, 'tools', 'experiments', 'camvid_benchmark.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

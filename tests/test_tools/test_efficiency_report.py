@@ -1,4 +1,4 @@
-"""tools/efficiency_report.py: table and PNG from a benchmark's results."""
+"""tools/analysis_tools/efficiency_report.py: table and PNG from a benchmark's results."""
 import json
 import subprocess
 
@@ -28,7 +28,7 @@ def test_report_from_results_json(tmp_path, python_env):
     results.write_text(json.dumps(rows))
     out = tmp_path / 'report' / 'camvid'
     proc = subprocess.run([
-        python, 'tools/efficiency_report.py', '--results',
+        python, 'tools/analysis_tools/efficiency_report.py', '--results',
         str(results), '--out',
         str(out)
     ],
@@ -52,7 +52,7 @@ def test_report_from_results_json(tmp_path, python_env):
 def test_report_rejects_malformed_entry(tmp_path, python_env):
     env, python = python_env
     proc = subprocess.run([
-        python, 'tools/efficiency_report.py', '--entry', 'configs/x.py',
+        python, 'tools/analysis_tools/efficiency_report.py', '--entry', 'configs/x.py',
         '--out',
         str(tmp_path / 'r')
     ],

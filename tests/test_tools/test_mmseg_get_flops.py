@@ -1,5 +1,5 @@
 """mmseg's own packaged ``tools/analysis_tools/get_flops.py`` (broken on
-mmengine 0.10.x) gives the same FLOPs as ``tools/get_flops.py`` for a DSRL
+mmengine 0.10.x) gives the same FLOPs as ``tools/analysis_tools/get_flops.py`` for a DSRL
 config and its LR baseline, once a config imports the plugin."""
 import argparse
 import importlib.util

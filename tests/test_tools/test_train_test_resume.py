@@ -157,12 +157,12 @@ def test_ddp_two_processes_gloo(tmp_path, demo_data_root, python_env):
 def test_get_flops_and_benchmark_tools_on_dsrl_config(python_env):
     env, python = python_env
     out = run(
-        [python, 'tools/get_flops.py', DSRL_CFG, '--shape', '128', '256'], env)
+        [python, 'tools/analysis_tools/get_flops.py', DSRL_CFG, '--shape', '128', '256'], env)
     assert 'GFLOPs' in out and 'Params (inference graph)' in out
     flops = float(out.split('Flops: ')[1].split()[0])
     assert flops > 0
     out = run([
-        python, 'tools/benchmark.py', DSRL_CFG, '--shape', '128', '256',
+        python, 'tools/analysis_tools/benchmark.py', DSRL_CFG, '--shape', '128', '256',
         '--runs', '3', '--warmup', '1'
     ], env)
     assert 'median' in out and 'images/s' in out

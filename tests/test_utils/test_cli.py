@@ -35,13 +35,13 @@ DEMO = osp.join('configs', 'dsrl',
 
 
 @pytest.mark.parametrize('argv,message', [
-    (['tools/get_flops.py', DEMO, '--shape', '0', '512'],
+    (['tools/analysis_tools/get_flops.py', DEMO, '--shape', '0', '512'],
      'argument --shape: must be an integer >= 1, got 0'),
-    (['tools/benchmark.py', DEMO, '--runs', '0'],
+    (['tools/analysis_tools/benchmark.py', DEMO, '--runs', '0'],
      'argument --runs: must be an integer >= 1, got 0'),
-    (['tools/prune.py', DEMO, 'x.pth', '--steps', '0.75', '1.5',
+    (['tools/compression/prune.py', DEMO, 'x.pth', '--steps', '0.75', '1.5',
       '--work-dir', 'w'], 'argument --steps: must be a keep ratio'),
-    (['tools/camvid_benchmark.py', '--seeds', '-1'],
+    (['tools/experiments/camvid_benchmark.py', '--seeds', '-1'],
      'argument --seeds: must be an integer >= 0, got -1'),
 ])
 def test_tools_reject_bad_numbers_before_doing_anything(argv, message):

@@ -1,4 +1,4 @@
-# The built-in synthetic demo dataset (tools/make_demo_dataset.py writes it
+# The built-in synthetic demo dataset (tools/dataset_converters/make_demo_dataset.py writes it
 # to data/dsrl_demo): 256x512 scenes with 1-3 px poles and lane markings.
 dataset_type = 'DSRLDemoDataset'
 data_root = 'data/dsrl_demo'

@@ -4,12 +4,12 @@
 2. prunes it to keep ratio 0.5 progressively (0.75, fine-tune, 0.5,
    fine-tune) and in one shot (0.5, fine-tune), with the same total number
    of fine-tuning iterations,
-3. prints parameters and GFLOPs (tools/get_flops.py's count), CPU latency
-   (round-robin in one process, tools/benchmark.py's timing) and demo mIoU
+3. prints parameters and GFLOPs (tools/analysis_tools/get_flops.py's count), CPU latency
+   (round-robin in one process, tools/analysis_tools/benchmark.py's timing) and demo mIoU
    of the three models side by side.
 
 Example (about 20 minutes on a 2-core CPU):
-    python tools/prune_benchmark.py --work-dir work_dirs/prune_bench
+    python tools/compression/prune_benchmark.py --work-dir work_dirs/prune_bench
 """
 import argparse
 import json
@@ -20,7 +20,7 @@ import sys
 import time
 from mmseg_dsrl.utils.cli import non_negative_int, positive_int
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 CONFIG = osp.join(REPO, 'configs', 'icnet',
@@ -31,7 +31,7 @@ R50 = ['model.backbone.backbone_cfg.depth=50']
 def load_prune_tool():
     import importlib.util
     spec = importlib.util.spec_from_file_location(
-        'dsrl_prune_tool', osp.join(REPO, 'tools', 'prune.py'))
+        'dsrl_prune_tool', osp.join(REPO, 'tools', 'compression', 'prune.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -8,7 +8,7 @@ the model can run on it). Prints a Markdown table: family, config, result,
 SISR geometry measured at build, losses.
 
 Example:
-    python tools/dsrl_model_zoo.py --out docs/dsrl_model_zoo.md
+    python tools/analysis_tools/dsrl_model_zoo.py --out docs/dsrl_model_zoo.md
 """
 import argparse
 import os.path as osp

@@ -10,11 +10,11 @@ the fine-tuned weights. One step (--steps 0.5) is one-shot pruning.
 
 Outputs under --work-dir (must be new or empty; the input checkpoint is
 only read): step{k}/pruned.pth, step{k}/config.py, step{k}/iter_N.pth, and
-summary.json. mmseg's tools/test.py, tools/benchmark.py and
-tools/get_flops.py take step{k}/config.py like any config.
+summary.json. mmseg's tools/test.py, tools/analysis_tools/benchmark.py and
+tools/analysis_tools/get_flops.py take step{k}/config.py like any config.
 
 Example:
-    python tools/prune.py CONFIG CKPT --steps 0.75 0.5 \
+    python tools/compression/prune.py CONFIG CKPT --steps 0.75 0.5 \
         --finetune-iters 200 --work-dir work_dirs/icnet_pruned
 """
 import argparse
@@ -33,7 +33,7 @@ from mmseg_dsrl.utils.cli import (
     positive_int,
 )
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 

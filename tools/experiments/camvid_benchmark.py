@@ -9,8 +9,8 @@ metrics.json and checkpoint are there) are reused, so an interrupted
 benchmark continues where it stopped and more seeds can be added later.
 
 Example (about 100 minutes on a 2-core CPU):
-    python tools/camvid_benchmark.py --data-root ../shared/datasets/camvid
-    python tools/camvid_benchmark.py --data-root D --models dsrl lr --seeds 0
+    python tools/experiments/camvid_benchmark.py --data-root ../shared/datasets/camvid
+    python tools/experiments/camvid_benchmark.py --data-root D --models dsrl lr --seeds 0
 """
 import argparse
 import json
@@ -21,7 +21,7 @@ import time
 from typing import Optional
 from mmseg_dsrl.utils.cli import non_negative_int, positive_int
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 MODELS = {

@@ -4,12 +4,12 @@ In the spirit of DSRL's Figure 1. Each --entry is ``CONFIG=MIOU`` or
 ``CONFIG:CHECKPOINT=MIOU`` (mIoU as tools/test.py reports it, or several
 comma-separated values from different seeds); GFLOPs and CPU latency are
 measured here at --shape. Alternatively --results takes the results.json of
-tools/camvid_benchmark.py. Writes a Markdown table and a PNG plot.
+tools/experiments/camvid_benchmark.py. Writes a Markdown table and a PNG plot.
 
 Example:
-    python tools/efficiency_report.py --results work_dirs/camvid/results.json \
+    python tools/analysis_tools/efficiency_report.py --results work_dirs/camvid/results.json \
         --out docs/camvid_efficiency
-    python tools/efficiency_report.py --shape 360 480 \
+    python tools/analysis_tools/efficiency_report.py --shape 360 480 \
         --entry configs/camvid/dsrl_...py=48.1,47.5 --out report
 """
 import argparse
@@ -19,7 +19,7 @@ import os.path as osp
 import sys
 from mmseg_dsrl.utils.cli import positive_int
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 

@@ -3,7 +3,7 @@
 Warm-up runs, then N timed runs; prints median, min/max/stdev and images/s.
 
 Example:
-    python tools/benchmark.py CONFIG [CHECKPOINT] --shape 512 1024 --runs 10
+    python tools/analysis_tools/benchmark.py CONFIG [CHECKPOINT] --shape 512 1024 --runs 10
 """
 import argparse
 

@@ -7,7 +7,7 @@ counted. FLOPs are multiply-adds, as mmengine and mmseg report them. Works
 with mmengine 0.10.x (mmseg 1.2.2's packaged copy does not).
 
 Example:
-    python tools/get_flops.py CONFIG --shape 1024 2048
+    python tools/analysis_tools/get_flops.py CONFIG --shape 1024 2048
 """
 import argparse
 

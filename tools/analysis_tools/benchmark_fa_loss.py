@@ -8,8 +8,8 @@ time, peak memory, the blocked/naive ratios and the relative differences of
 the loss and the gradients.
 
 Example:
-    python tools/benchmark_fa_loss.py                # N = 8192 and 32768
-    python tools/benchmark_fa_loss.py --sizes 512x1024 --repeats 3
+    python tools/analysis_tools/benchmark_fa_loss.py                # N = 8192 and 32768
+    python tools/analysis_tools/benchmark_fa_loss.py --sizes 512x1024 --repeats 3
 """
 import argparse
 import json
@@ -17,14 +17,15 @@ import os.path as osp
 import subprocess
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(
+    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmseg_dsrl.utils.cli import (  # noqa: E402
     hw_size,
     non_negative_int,
     positive_int,
 )
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 WORKER = r'''
 import json, resource, sys, time

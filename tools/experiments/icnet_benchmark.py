@@ -9,7 +9,7 @@ then (unless --no-onnx) exports the sub124 graph to ONNX (opset 17) and
 compares ONNX Runtime's logits with PyTorch's.
 
 Example:
-    python tools/icnet_benchmark.py --shape 1024 2048 --runs 3
+    python tools/experiments/icnet_benchmark.py --shape 1024 2048 --runs 3
 """
 import argparse
 import json
@@ -22,7 +22,7 @@ import time
 import torch
 from mmseg_dsrl.utils.cli import non_negative_int, positive_int
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 ICNET = 'configs/icnet/icnet-cascade_r50-d8_4xb2-80k_cityscapes-832x832.py'

@@ -8,7 +8,7 @@ For each architecture: GFLOPs and inference-graph parameters at --shape of
 and the ratios DSRL/LR (target <= 1.05) and DSRL/stock (target <= 0.35).
 
 Example:
-    python tools/dsrl_flops_table.py --shape 1024 2048 --out flops.json
+    python tools/analysis_tools/dsrl_flops_table.py --shape 1024 2048 --out flops.json
 """
 import argparse
 import glob
@@ -18,7 +18,7 @@ import sys
 import time
 from mmseg_dsrl.utils.cli import positive_int
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 

@@ -1,14 +1,15 @@
 """Write the built-in synthetic demo dataset (no download needed).
 
 Example:
-    python tools/make_demo_dataset.py data/dsrl_demo --seed 0
+    python tools/dataset_converters/make_demo_dataset.py data/dsrl_demo --seed 0
 """
 import argparse
 import os.path as osp
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(
+    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmseg_dsrl.datasets.demo_scenes import write_demo_dataset  # noqa: E402
 from mmseg_dsrl.utils.cli import non_negative_int, positive_int  # noqa: E402
 
