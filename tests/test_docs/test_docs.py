@@ -74,3 +74,53 @@ def test_every_config_folder_has_a_model_page(folder):
     page = open(osp.join(folder, 'README.md')).read()
     assert page.startswith('# ')
     assert '## Citation' in page and '@inproceedings' in page
+
+
+def _load_model_index(root):
+    """Read ``root/model-index.yml`` as mim does: follow ``Import`` and
+    check each metafile has the structure mmseg's own metafiles have."""
+    index = yaml.safe_load(open(osp.join(root, 'model-index.yml')))
+    assert set(index) == {'Import'} and index['Import']
+    metas = [yaml.safe_load(open(osp.join(root, rel)))
+             for rel in index['Import']]
+    names = set()  # a collection may be defined in another metafile
+    for meta in metas:
+        assert set(meta) <= {'Collections', 'Models'}
+        for c in meta.get('Collections', []):
+            assert isinstance(c['Name'], str) and c['Name']
+            assert {'Title', 'URL'} <= set(c['Paper'])
+            assert isinstance(c.get('Metadata', {}), dict)
+            names.add(c['Name'])
+    models = []
+    for meta in metas:
+        for m in meta['Models']:
+            assert isinstance(m['Name'], str) and m['In Collection'] in names
+            assert isinstance(m['Metadata'], dict)
+            if 'Results' in m:  # one dict (or a list of them) in mmseg's
+                results = m['Results']
+                results = results if isinstance(results, list) else [results]
+                for r in results:
+                    assert {'Task', 'Dataset', 'Metrics'} <= set(r)
+                    assert all(isinstance(v, (int, float))
+                               for v in r['Metrics'].values())
+            models.append(m)
+    return models
+
+
+def test_model_index_reads_like_mmsegs():
+    import mmseg
+
+    # The same reader accepts mmseg's packaged index (so the rules are
+    # mmseg's) and ours, which lists every config folder.
+    mmseg_root = osp.join(osp.dirname(mmseg.__file__), '.mim')
+    # (mmseg's own index names a config that does not exist,
+    # ddeeplabv3plus_r101-...: existence is checked for ours only.)
+    assert len(_load_model_index(mmseg_root)) > 500
+    ours = _load_model_index(REPO)
+    for m in ours:
+        assert osp.isfile(osp.join(REPO, m['Config'])), m['Config']
+    configs = sorted(
+        osp.relpath(p, REPO)
+        for d in CONFIG_FOLDERS for p in glob.glob(osp.join(d, '*.py')))
+    assert sorted(m['Config'] for m in ours) == configs
+    assert all(not isinstance(m.get('Results', {}), list) for m in ours)

@@ -44,11 +44,16 @@ def _options(data_root, max_iters, work_dir):
     }
 
 
-def _train(data_root, work_dir, max_iters, resume=False):
+def _config(data_root, work_dir, max_iters):
     cfg = Config.fromfile(DSRL_CFG)
     cfg.merge_from_dict(_options(data_root, max_iters, work_dir))
-    cfg.resume = resume
     use_bn_without_cuda(cfg)
+    return cfg
+
+
+def _train(data_root, work_dir, max_iters, resume=False):
+    cfg = _config(data_root, work_dir, max_iters)
+    cfg.resume = resume
     Runner.from_cfg(cfg).train()
     return torch.load(osp.join(work_dir, f'iter_{max_iters}.pth'),
                       map_location='cpu', weights_only=False)
@@ -77,6 +82,14 @@ def test_resume_gives_identical_weights_and_optimizer_state(
         assert a.keys() == b.keys() and a, part
         for key in a:
             assert torch.equal(a[key], b[key]), f'{part}{key}'
+    # load_from (the runner's other checkpoint path) loads it too.
+    cfg = _config(demo_data_root, str(tmp_path / 'load_from'), 4)
+    cfg.load_from = str(tmp_path / 'whole' / 'iter_4.pth')
+    runner = Runner.from_cfg(cfg)
+    runner.load_or_resume()
+    loaded = runner.model.state_dict()
+    for key, value in whole['state_dict'].items():
+        assert torch.equal(loaded[key], value), key
 
 
 def _run_tool(args, env, timeout=600):
@@ -85,17 +98,20 @@ def _run_tool(args, env, timeout=600):
     return proc.returncode, proc.stdout + proc.stderr
 
 
-def _cli_options(data_root, max_iters):
-    return [f'{k}={v}' for k, v in _options(data_root, max_iters, '').items()
-            if k not in ('work_dir', 'randomness')]
+def _train_command(python, work, data_root, max_iters):
+    """``tools/train.py`` on the demo config, as a user runs it."""
+    options = [f'{k}={v}'
+               for k, v in _options(data_root, max_iters, '').items()
+               if k not in ('work_dir', 'randomness')]
+    return [python, 'tools/train.py', DSRL_CFG, '--work-dir', work,
+            '--cfg-options', *options]
 
 
 def test_killed_run_resumes_from_last_complete_checkpoint(
         tmp_path, demo_data_root, python_env):
     env, python = python_env
     work = str(tmp_path)
-    cmd = [python, 'tools/train.py', DSRL_CFG, '--work-dir', work,
-           '--cfg-options', *_cli_options(demo_data_root, 8)]
+    cmd = _train_command(python, work, demo_data_root, 8)
     proc = subprocess.Popen(cmd, cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -129,16 +145,15 @@ def test_truncated_last_checkpoint_is_detected_not_loaded(
         tmp_path, demo_data_root, python_env):
     env, python = python_env
     work = str(tmp_path)
-    cmd = [python, 'tools/train.py', DSRL_CFG, '--work-dir', work,
-           '--cfg-options', *_cli_options(demo_data_root, 2)]
-    code, out = _run_tool(cmd, env)
+    code, out = _run_tool(_train_command(python, work, demo_data_root, 2),
+                          env)
     assert code == 0, out[-3000:]
     last = open(osp.join(work, 'last_checkpoint')).read().strip()
     data = open(last, 'rb').read()
     with open(last, 'wb') as f:  # as a kill during a non-atomic write
         f.write(data[:len(data) // 2])
-    code, out = _run_tool(cmd[:-len(_cli_options(demo_data_root, 2))] +
-                          _cli_options(demo_data_root, 4) + ['--resume'], env)
+    code, out = _run_tool(
+        _train_command(python, work, demo_data_root, 4) + ['--resume'], env)
     assert code != 0
     assert f'not a readable checkpoint: {last} (truncated' in out
     assert 'Iter(train) [1/4]' not in out  # did not start over silently
