@@ -18,6 +18,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmseg_dsrl  # noqa: F401  (registers modules, applies compat fixes)
+from mmseg_dsrl.utils.compat import leave_process_group
 from mmseg_dsrl.utils.config_utils import load_config, use_bn_without_cuda
 
 
@@ -81,6 +82,7 @@ def main() -> None:
         from mmseg.registry import RUNNERS
         runner = RUNNERS.build(cfg)
     runner.train()
+    leave_process_group()
 
 
 if __name__ == '__main__':
