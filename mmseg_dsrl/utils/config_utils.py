@@ -5,9 +5,22 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 
+def resolve_config_path(path: str) -> str:
+    """``mmseg::fcn/x.py`` -> the file in mmseg's packaged configs; any
+    other path unchanged."""
+    if not path.startswith('mmseg::'):
+        return path
+    import os.path as osp
+
+    import mmseg
+    return osp.join(
+        osp.dirname(mmseg.__file__), '.mim', 'configs', path[len('mmseg::'):])
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Load a config (``mmseg::`` bases resolved) and merge CLI options."""
-    cfg = Config.fromfile(path)
+    """Load a config (a file, or ``mmseg::`` + a path in mmseg's packaged
+    configs; ``mmseg::`` bases resolved) and merge CLI options."""
+    cfg = Config.fromfile(resolve_config_path(path))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg

@@ -1,6 +1,9 @@
 """Train-then-evaluate runs shared by the recipe scripts under tools/."""
+import json
+import os
+import os.path as osp
 import time
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .config_utils import load_config, use_bn_without_cuda
 
@@ -63,6 +66,107 @@ def train_and_evaluate(config: str,
         train_s=train_s,
         model=runner.model,
         checkpoint=f'{work_dir}/iter_{cfg.train_cfg.max_iters}.pth')
+
+
+def finished_run(run_dir: str, config: str,
+                 iters: Optional[int]) -> Optional[Tuple[Dict, object]]:
+    """``(metrics, model)`` of a run that :func:`train_or_reuse` completed
+    in ``run_dir`` with the same iteration count, else None.
+
+    Raises:
+        ValueError: when the finished run used another iteration count.
+    """
+    path = osp.join(run_dir, 'metrics.json')
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        metrics = json.load(f)
+    if metrics.get('iters') != iters:
+        raise ValueError(
+            f'{run_dir} was trained with iters={metrics.get("iters")}, this '
+            f'call asks for iters={iters}; pick another work dir')
+    from mmengine.config import Config
+
+    from .analysis import build_inference_model
+
+    # The runner's dump of the config the run trained with.
+    cfg = Config.fromfile(osp.join(run_dir, osp.basename(config)))
+    model = build_inference_model(cfg,
+                                  osp.join(run_dir, metrics['checkpoint']))
+    model.cfg = cfg
+    return metrics, model
+
+
+def train_or_reuse(run_dir: str,
+                   config: str,
+                   data_root: str,
+                   iters: Optional[int],
+                   seed: int,
+                   cfg_options: Optional[Dict] = None) -> Tuple[Dict, object]:
+    """Train ``config`` into ``run_dir`` unless a finished run is there.
+
+    A finished run leaves ``metrics.json`` (validation metrics, ``seed``,
+    ``iters``, ``train_s`` and the checkpoint's file name) beside mmengine's
+    outputs, so recipes can be interrupted and rerun.
+
+    Returns:
+        tuple: ``(metrics, model)``, the model in eval mode with ``cfg`` set.
+
+    Raises:
+        FileExistsError: ``run_dir`` holds an unfinished run.
+    """
+    done = finished_run(run_dir, config, iters)
+    if done is not None:
+        print(f'== {run_dir}: reusing the finished run', flush=True)
+        return done
+    if osp.isdir(run_dir) and os.listdir(run_dir):
+        raise FileExistsError(
+            f'{run_dir} holds an unfinished run (no metrics.json); move it '
+            'away or pick another work dir')
+    print(f'== {run_dir}: training {osp.basename(config)}, seed {seed}',
+          flush=True)
+    out = train_and_evaluate(config, run_dir, data_root, iters, seed,
+                             cfg_options)
+    metrics = dict(
+        seed=seed,
+        iters=iters,
+        train_s=out['train_s'],
+        checkpoint=osp.basename(out['checkpoint']),
+        **out['metrics'])
+    with open(osp.join(run_dir, 'metrics.json'), 'w') as f:
+        json.dump(metrics, f, indent=2)
+    return metrics, out['model'].eval()
+
+
+def evaluate_checkpoint(cfg,
+                        checkpoint: str,
+                        work_dir: str,
+                        data_root: Optional[str] = None) -> Dict[str, float]:
+    """Validation metrics of ``checkpoint`` under ``cfg`` (a Config; its
+    ``model.test_cfg`` decides e.g. the ICNet exit), with mmengine's
+    Runner and the config's own val pipeline and evaluator."""
+    import copy
+
+    from mmengine.runner import Runner
+    cfg = copy.deepcopy(cfg)
+    use_bn_without_cuda(cfg)
+    if data_root is not None:
+        set_data_root(cfg, data_root)
+    cfg.work_dir = work_dir
+    cfg.load_from = checkpoint
+    cfg.resume = False
+    cfg.log_level = 'WARNING'
+    runner = Runner.from_cfg(cfg)
+    return {k: float(v) for k, v in runner.val().items()}
+
+
+def paired_differences(a: Sequence[float],
+                       b: Sequence[float]) -> List[float]:
+    """``a[i] - b[i]`` for runs paired by seed (equal lengths)."""
+    if len(a) != len(b):
+        raise ValueError(f'paired runs need equal lengths, got {len(a)} '
+                         f'and {len(b)}')
+    return [x - y for x, y in zip(a, b)]
 
 
 def mean_std(values: Sequence[float]) -> Dict[str, float]:

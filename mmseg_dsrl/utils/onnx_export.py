@@ -1,9 +1,30 @@
-"""ONNX export of a segmentor's inference graph and an ONNX Runtime check."""
-from typing import Tuple
+"""ONNX export of a segmentor's inference graph and an ONNX Runtime check.
+
+The LR-input models (DSRL and its baseline) shrink the image inside the
+network with anti-aliased bilinear resizing (``F.interpolate(...,
+antialias=True)``), which torch's TorchScript exporter has no symbolic for.
+ONNX has had the same operation since opset 18 (``Resize`` with
+``antialias=1``; ``exclude_outside=1`` renormalises the filter at the
+borders as PyTorch does), so :func:`register_onnx_symbolics` maps it there;
+ONNX Runtime then matches PyTorch to float precision (tested).
+
+ONNX's pooling ops cover adaptive average pooling only when the output size
+divides the input size (PSPNet's 3x3 bin on a 64x128 map does not), so the
+general case is written as two products with constant averaging matrices
+(:mod:`mmseg_dsrl.models.functional.pooling`, exact), for the size traced.
+"""
+from typing import Dict
 
 import numpy as np
 import torch
 from torch import nn
+
+#: Opset of the exported graphs: the first with anti-aliased ``Resize``.
+DEFAULT_OPSET = 18
+
+
+class OnnxExportError(RuntimeError):
+    """An inference graph that torch cannot write as ONNX (reason given)."""
 
 
 class TensorModeWrapper(nn.Module):
@@ -17,37 +38,142 @@ class TensorModeWrapper(nn.Module):
         return self.model(x, mode='tensor')
 
 
-def export_onnx(model: nn.Module,
-                shape: Tuple[int, int],
-                path: str,
-                opset: int = 17) -> torch.Tensor:
-    """Export ``model`` (eval mode) for a fixed (1, 3, H, W) input.
+def _antialiased_bilinear(g, input, output_size, align_corners,
+                          scale_factors):
+    """Symbolic of ``aten::_upsample_bilinear2d_aa`` (opset >= 18)."""
+    from torch.onnx import symbolic_helper as sh
+    empty = g.op('Constant', value_t=torch.tensor([], dtype=torch.float32))
+    if not sh._is_none(output_size):
+        shape = g.op('Shape', input)
+        batch_channels = g.op(
+            'Slice', shape, g.op('Constant', value_t=torch.tensor([0])),
+            g.op('Constant', value_t=torch.tensor([2])))
+        size = g.op('Cast', output_size, to_i=7)  # int64
+        sizes = g.op('Concat', batch_channels, size, axis_i=0)
+        inputs = (empty, empty, sizes)
+    else:
+        factors = sh._maybe_get_const(scale_factors, 'fs')
+        scales = g.op(
+            'Constant',
+            value_t=torch.tensor([1.0, 1.0, *factors], dtype=torch.float32))
+        inputs = (empty, scales)
+    corners = sh._maybe_get_const(align_corners, 'b')
+    return g.op(
+        'Resize',
+        input,
+        *inputs,
+        antialias_i=1,
+        exclude_outside_i=1,
+        mode_s='linear',
+        coordinate_transformation_mode_s=('align_corners'
+                                          if corners else 'half_pixel'))
 
-    Uses torch's TorchScript-based exporter (the torch.export-based one
-    needs the extra onnxscript package). Returns the random input used, for
-    :func:`max_abs_difference`.
+
+def _adaptive_avg_pool2d(g, input, output_size):
+    """Symbolic of ``aten::adaptive_avg_pool2d`` for any sizes: torch's own
+    where they divide, ``P_h @ X @ P_w^T`` (constant matrices) elsewhere."""
+    from torch.onnx import symbolic_helper as sh
+    from torch.onnx import symbolic_opset9
+
+    from ..models.functional.pooling import adaptive_pool_matrix
+    sizes = sh._get_tensor_sizes(input)
+    out = sh._maybe_get_const(output_size, 'is')
+    if (sizes is None or len(sizes) != 4 or None in sizes[2:]
+            or not isinstance(out, (list, tuple))
+            or all(i % o == 0 for i, o in zip(sizes[2:], out))):
+        return symbolic_opset9.adaptive_avg_pool2d(g, input, output_size)
+    (h, w), (oh, ow) = sizes[2:], out
+    rows = g.op('Constant', value_t=adaptive_pool_matrix(h, oh))
+    cols = g.op('Constant', value_t=adaptive_pool_matrix(w, ow).t())
+    return g.op('MatMul', g.op('MatMul', rows, input), cols)
+
+
+_REGISTERED = False
+
+
+def register_onnx_symbolics() -> None:
+    """Teach torch's TorchScript exporter the ops it lacks for our and
+    mmseg's models: anti-aliased bilinear resizing (opset >= 18) and
+    adaptive average pooling at sizes that do not divide. Idempotent."""
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    from torch.onnx import register_custom_op_symbolic
+    for opset in range(DEFAULT_OPSET, 21):
+        register_custom_op_symbolic('aten::_upsample_bilinear2d_aa',
+                                    _antialiased_bilinear, opset)
+        register_custom_op_symbolic('aten::adaptive_avg_pool2d',
+                                    _adaptive_avg_pool2d, opset)
+    _REGISTERED = True
+
+
+def export_onnx(model: nn.Module,
+                inputs: torch.Tensor,
+                path: str,
+                opset: int = DEFAULT_OPSET,
+                dynamic_hw: bool = False) -> None:
+    """Write ``model(inputs, mode='tensor')`` (eval mode) to ``path``.
+
+    The batch axis is always dynamic; ``dynamic_hw`` makes height and width
+    dynamic too (check the graph at another size: ops that read a size at
+    trace time, e.g. adaptive pooling, freeze it). Uses torch's
+    TorchScript-based exporter (the torch.export-based one needs the extra
+    onnxscript package).
+
+    Raises:
+        OnnxExportError: with torch's reason, e.g. the op without an ONNX
+            symbolic at ``opset``.
     """
+    register_onnx_symbolics()
+    axes = {0: 'batch'}
+    if dynamic_hw:
+        axes.update({2: 'height', 3: 'width'})
     model = model.eval()
-    x = torch.randn(1, 3, *shape)
+    try:
+        with torch.no_grad():
+            torch.onnx.export(
+                TensorModeWrapper(model), (inputs, ),
+                path,
+                opset_version=opset,
+                input_names=['input'],
+                output_names=['logits'],
+                dynamic_axes={
+                    'input': axes,
+                    'logits': dict(axes)
+                },
+                dynamo=False)
+    except Exception as e:  # torch raises several types; all are reported
+        raise OnnxExportError(
+            f'{type(model).__name__} cannot be exported to ONNX at opset '
+            f'{opset}: {type(e).__name__}: {e}') from e
+
+
+def compare_with_onnxruntime(model: nn.Module, path: str,
+                             inputs: torch.Tensor) -> Dict[str, float]:
+    """ONNX Runtime against PyTorch on ``inputs`` (CPU).
+
+    Returns:
+        dict: ``max_abs_diff`` (largest |logit difference|) and
+        ``label_agreement`` (% of pixels whose argmax labels are equal).
+    """
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors are raised, not logged twice
+    session = ort.InferenceSession(
+        path, options, providers=['CPUExecutionProvider'])
+    (onnx_logits, ) = session.run(None, {'input': inputs.numpy()})
     with torch.no_grad():
-        torch.onnx.export(
-            TensorModeWrapper(model), (x, ),
-            path,
-            opset_version=opset,
-            input_names=['input'],
-            output_names=['logits'],
-            dynamo=False)
-    return x
+        torch_logits = model.eval()(inputs, mode='tensor').numpy()
+    if onnx_logits.shape != torch_logits.shape:
+        raise ValueError(f'ONNX Runtime output shape {onnx_logits.shape} != '
+                         f'PyTorch {torch_logits.shape} for input '
+                         f'{tuple(inputs.shape)}')
+    agree = (onnx_logits.argmax(1) == torch_logits.argmax(1)).mean() * 100
+    return dict(
+        max_abs_diff=float(np.abs(onnx_logits - torch_logits).max()),
+        label_agreement=float(agree))
 
 
 def max_abs_difference(model: nn.Module, path: str, x: torch.Tensor) -> float:
     """Max |logits_torch - logits_onnxruntime| on input ``x``."""
-    import onnxruntime as ort
-    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
-    (onnx_out, ) = session.run(None, {'input': x.numpy()})
-    with torch.no_grad():
-        torch_out = model.eval()(x, mode='tensor').numpy()
-    if onnx_out.shape != torch_out.shape:
-        raise ValueError(f'ONNX output shape {onnx_out.shape} != torch '
-                         f'{torch_out.shape}')
-    return float(np.abs(onnx_out - torch_out).max())
+    return compare_with_onnxruntime(model, path, x)['max_abs_diff']

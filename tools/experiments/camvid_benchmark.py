@@ -1,16 +1,18 @@
 """CamVid results recipe: DSRL vs. its same-input baseline (and references).
 
 Trains each model from scratch on CamVid train with the same schedule and
-evaluates on val (11 classes, void ignored); the two 180x240-input models are
-trained with every seed of --seeds. Then measures inference GFLOPs and CPU
-latency at 360x480 and writes results.json and results.md under --work-dir
-(new folder each run unless given). Runs that finished in --work-dir (their
-metrics.json and checkpoint are there) are reused, so an interrupted
-benchmark continues where it stopped and more seeds can be added later.
+evaluates on val (11 classes, void ignored), once per seed of --seeds. Then
+measures inference GFLOPs and CPU latency at 360x480 and writes results.json
+and results.md under --work-dir (new folder each run unless given). Runs that
+finished in --work-dir (their metrics.json and checkpoint are there) are
+reused, so an interrupted benchmark continues where it stopped and more seeds
+can be added later.
 
 Example (about 100 minutes on a 2-core CPU):
-    python tools/experiments/camvid_benchmark.py --data-root ../shared/datasets/camvid
-    python tools/experiments/camvid_benchmark.py --data-root D --models dsrl lr --seeds 0
+    python tools/experiments/camvid_benchmark.py \
+        --data-root ../shared/datasets/camvid
+    python tools/experiments/camvid_benchmark.py --data-root D \
+        --models dsrl lr --seeds 0
 """
 import argparse
 import json
@@ -18,7 +20,6 @@ import os
 import os.path as osp
 import sys
 import time
-from typing import Optional
 from mmseg_dsrl.utils.cli import non_negative_int, positive_int
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -27,16 +28,16 @@ sys.path.insert(0, REPO)
 MODELS = {
     'full': ('BiSeNetV1-R18 w0.5, 360x480 input',
              'configs/camvid/bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid-'
-             '360x480.py', (360, 480), 'single_seed'),
+             '360x480.py', (360, 480)),
     'lr': ('same, 180x240 input (bilinear to 360x480)',
            'configs/camvid/lr-input_bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid-'
-           '180x240.py', (180, 240), 'multi_seed'),
+           '180x240.py', (180, 240)),
     'dsrl': ('DSRL, 180x240 input -> 360x480',
              'configs/camvid/dsrl_bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid-'
-             '180x240.py', (180, 240), 'multi_seed'),
+             '180x240.py', (180, 240)),
     'icnet': ('ICNet-R18 w0.5 (paper cascade), 360x480',
               'configs/camvid/icnet-cascade_r18-d8-w0.5_1xb4-1000i_camvid-'
-              '360x480.py', (360, 480), 'single_seed'),
+              '360x480.py', (360, 480)),
 }
 # Ablations of the DSRL row (same config, parts switched off with
 # --cfg-options-style overrides): which of SISR and FA carries the effect,
@@ -56,7 +57,7 @@ ABLATIONS = {
 
 
 def resolve(key: str) -> tuple:
-    """``(name, config, input shape, seeding, cfg_options)`` of ``key``."""
+    """``(name, config, input shape, cfg_options)`` of ``key``."""
     if key in ABLATIONS:
         name, base, options = ABLATIONS[key]
         return (name, *MODELS[base][1:], options)
@@ -83,28 +84,6 @@ def parse_args() -> argparse.Namespace:
         help='override the configs\' 1000 iterations')
     parser.add_argument('--latency-runs', type=positive_int, default=10)
     return parser.parse_args()
-
-
-def finished_run(run_dir: str, config: str, iters: Optional[int]):
-    """``(metrics, model)`` of a run an earlier call completed in
-    ``run_dir`` with the same iteration count, else None."""
-    path = osp.join(run_dir, 'metrics.json')
-    if not osp.isfile(path):
-        return None
-    with open(path) as f:
-        metrics = json.load(f)
-    if metrics.get('iters') != iters:
-        raise ValueError(
-            f'{run_dir} was trained with iters={metrics.get("iters")}, this '
-            f'call asks for iters={iters}; pick another --work-dir')
-    from mmseg_dsrl.utils.analysis import build_inference_model
-    from mmengine.config import Config
-    # The runner's dump of the config the run trained with.
-    cfg = Config.fromfile(osp.join(run_dir, osp.basename(config)))
-    model = build_inference_model(cfg, osp.join(run_dir,
-                                                metrics['checkpoint']))
-    model.cfg = cfg
-    return metrics, model
 
 
 def write_tables(rows, work_dir: str) -> None:
@@ -135,40 +114,20 @@ def main() -> None:
     args = parse_args()
     import mmseg_dsrl  # noqa: F401
     from mmseg_dsrl.utils.analysis import inference_complexity, time_inference
-    from mmseg_dsrl.utils.experiments import mean_std, train_and_evaluate
+    from mmseg_dsrl.utils.experiments import mean_std, train_or_reuse
     work_dir = args.work_dir or osp.join(REPO, 'work_dirs',
                                          time.strftime('camvid-%Y%m%d-%H%M%S'))
     os.makedirs(work_dir, exist_ok=True)
     rows = []
     for key in args.models:
-        name, config, shape, seeding, cfg_options = resolve(key)
-        seeds = args.seeds if seeding == 'multi_seed' else args.seeds[:1]
+        name, config, shape, cfg_options = resolve(key)
+        seeds = args.seeds
         mious, times, model = [], [], None
         for seed in seeds:
-            run_dir = osp.join(work_dir, f'{key}_seed{seed}')
-            done = finished_run(run_dir, config, args.iters)
-            if done is not None:
-                print(f'== {name}, seed {seed}: reusing {run_dir}', flush=True)
-                metrics, model = done
-            else:
-                if osp.isdir(run_dir) and os.listdir(run_dir):
-                    raise FileExistsError(
-                        f'{run_dir} holds an unfinished run (no '
-                        f'metrics.json or checkpoint); move it away or pick '
-                        f'another --work-dir')
-                print(f'== {name}, seed {seed}', flush=True)
-                out = train_and_evaluate(
-                    osp.join(REPO, config), run_dir, args.data_root,
-                    args.iters, seed, cfg_options)
-                metrics = dict(
-                    seed=seed,
-                    iters=args.iters,
-                    train_s=out['train_s'],
-                    checkpoint=osp.basename(out['checkpoint']),
-                    **out['metrics'])
-                model = out['model'].eval()
-                with open(osp.join(run_dir, 'metrics.json'), 'w') as f:
-                    json.dump(metrics, f, indent=2)
+            metrics, model = train_or_reuse(
+                osp.join(work_dir, f'{key}_seed{seed}'),
+                osp.join(REPO, config), args.data_root, args.iters, seed,
+                cfg_options)
             mious.append(metrics['mIoU'])
             times.append(metrics['train_s'])
         flops = inference_complexity(model, (360, 480))['flops']

@@ -1,5 +1,5 @@
-"""tools/experiments/camvid_benchmark.py reuses finished runs instead of retraining."""
-import importlib.util
+"""The recipes under tools/experiments reuse finished runs instead of
+retraining (mmseg_dsrl.utils.experiments)."""
 import json
 import os.path as osp
 
@@ -9,16 +9,14 @@ from dsrl_test_utils import REPO
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
+from mmseg_dsrl.utils.experiments import (
+    finished_run,
+    paired_differences,
+    train_or_reuse,
+)
+
 CONFIG = ('configs/camvid/dsrl_bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid-'
           '180x240.py')
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'camvid_benchmark', osp.join(REPO, 'tools', 'experiments', 'camvid_benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -36,7 +34,7 @@ def finished_run_dir(tmp_path):
 
 def test_finished_run_is_reused_with_its_weights(finished_run_dir):
     run_dir, trained = finished_run_dir
-    metrics, model = load_tool().finished_run(str(run_dir), CONFIG, 7)
+    metrics, model = finished_run(str(run_dir), CONFIG, 7)
     assert metrics['mIoU'] == 41.25 and metrics['seed'] == 3
     assert not model.training
     assert type(model).__name__ == 'DSRLEncoderDecoder'
@@ -49,8 +47,23 @@ def test_finished_run_is_reused_with_its_weights(finished_run_dir):
 def test_run_with_other_iteration_count_is_refused(finished_run_dir):
     run_dir, _ = finished_run_dir
     with pytest.raises(ValueError, match='iters=7.*iters=1000'):
-        load_tool().finished_run(str(run_dir), CONFIG, 1000)
+        finished_run(str(run_dir), CONFIG, 1000)
 
 
 def test_folder_without_metrics_is_not_a_finished_run(tmp_path):
-    assert load_tool().finished_run(str(tmp_path), CONFIG, 7) is None
+    assert finished_run(str(tmp_path), CONFIG, 7) is None
+
+
+def test_unfinished_run_is_not_overwritten(tmp_path):
+    """A folder with outputs but no metrics.json (an interrupted run) stops
+    the recipe instead of being trained over."""
+    (tmp_path / 'iter_3.pth').write_bytes(b'partial')
+    with pytest.raises(FileExistsError, match='unfinished run'):
+        train_or_reuse(str(tmp_path), CONFIG, 'unused', 7, 0)
+    assert (tmp_path / 'iter_3.pth').read_bytes() == b'partial'
+
+
+def test_paired_differences_pair_by_position():
+    assert paired_differences([3.0, 1.0], [1.0, 2.0]) == [2.0, -1.0]
+    with pytest.raises(ValueError, match='equal lengths'):
+        paired_differences([1.0], [1.0, 2.0])

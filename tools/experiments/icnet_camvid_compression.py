@@ -1,0 +1,273 @@
+"""ICNet on CamVid: early exits and pruning with a fair fine-tuning budget.
+
+For every seed of --seeds, on the CamVid ICNet-R18 w0.5 recipe:
+
+1. trains the model (or reuses ``icnet_seed{S}`` that
+   tools/experiments/camvid_benchmark.py finished in the same --work-dir)
+   and evaluates the same checkpoint at each exit (sub4, sub24, sub124);
+2. prunes it to keep ratio --keep: progressively (the keep ratios of
+   --progressive-steps, fine-tuning after each) and in one shot, both with
+   --finetune-iters fine-tuning iterations in total (split equally between
+   the progressive steps), via tools/compression/prune.py;
+3. trains the model at --keep of the width from scratch (``width_multiplier``
+   scaled) for the training schedule plus the fine-tuning budget, so that it
+   has seen as many iterations as a pruned model.
+
+Then measures parameters, GFLOPs and CPU latency (all models round-robin in
+one process, median) at 360x480 and writes compression.json and
+compression.md (per-seed mIoU, mean ± std, paired differences) under
+--work-dir. Finished parts are reused, so the recipe can be interrupted.
+
+Example (about 45 minutes a seed on a 2-core CPU):
+    python tools/experiments/icnet_camvid_compression.py \
+        --data-root ../shared/datasets/camvid --seeds 0 1 2 \
+        --work-dir work_dirs/camvid_1000i
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import sys
+import time
+
+from mmseg_dsrl.utils.cli import (
+    keep_ratio,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO)
+
+CONFIG = osp.join(REPO, 'configs', 'camvid',
+                  'icnet-cascade_r18-d8-w0.5_1xb4-1000i_camvid-360x480.py')
+EXITS = ('sub4', 'sub24', 'sub124')
+SHAPE = (360, 480)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        '--data-root', required=True, help='CamVid in the SegNet layout')
+    parser.add_argument(
+        '--work-dir', default=osp.join(REPO, 'work_dirs', 'camvid_1000i'))
+    parser.add_argument(
+        '--seeds', type=non_negative_int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--keep', type=keep_ratio, default=0.5)
+    parser.add_argument(
+        '--progressive-steps',
+        type=keep_ratio,
+        nargs='+',
+        default=[0.75, 0.5],
+        help='keep ratios of the progressive schedule (last = --keep)')
+    parser.add_argument('--finetune-iters', type=positive_int, default=600)
+    parser.add_argument(
+        '--finetune-lr-scale', type=positive_float, default=0.1)
+    parser.add_argument('--latency-runs', type=positive_int, default=20)
+    args = parser.parse_args(argv)
+    if args.progressive_steps[-1] != args.keep:
+        parser.error(f'--progressive-steps must end at --keep {args.keep}, '
+                     f'got {args.progressive_steps}')
+    return args
+
+
+def load_prune_tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'dsrl_prune_tool', osp.join(REPO, 'tools', 'compression', 'prune.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def prune_or_reuse(folder: str, checkpoint: str, steps, args,
+                   seed: int) -> dict:
+    """The last row of prune.py's summary for one pruning schedule."""
+    summary = osp.join(folder, 'summary.json')
+    if not osp.isfile(summary):
+        if osp.isdir(folder) and os.listdir(folder):
+            raise FileExistsError(f'{folder} holds an unfinished pruning run; '
+                                  'move it away to rerun it')
+        iters = args.finetune_iters // len(steps)
+        load_prune_tool().main([
+            CONFIG, checkpoint, '--steps', *map(str, steps),
+            '--finetune-iters',
+            str(iters), '--finetune-lr-scale',
+            str(args.finetune_lr_scale), '--work-dir', folder,
+            '--trace-shape',
+            str(SHAPE[0]),
+            str(SHAPE[1]), '--cfg-options', f'randomness.seed={seed}',
+            *(f'{k}.dataset.data_root={args.data_root}'
+              for k in ('train_dataloader', 'val_dataloader',
+                        'test_dataloader'))
+        ])
+    else:
+        print(f'== {folder}: reusing the finished pruning run', flush=True)
+    with open(summary) as f:
+        return json.load(f)[-1]
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    import torch
+
+    import mmseg_dsrl  # noqa: F401
+    from mmseg_dsrl.utils.analysis import (
+        build_inference_model,
+        inference_complexity,
+        random_inputs,
+    )
+    from mmseg_dsrl.utils.config_utils import load_config
+    from mmseg_dsrl.utils.experiments import (
+        evaluate_checkpoint,
+        mean_std,
+        paired_differences,
+        train_or_reuse,
+    )
+    os.makedirs(args.work_dir, exist_ok=True)
+    base_cfg = load_config(CONFIG)
+    iters = base_cfg.train_cfg.max_iters
+    width = base_cfg.model.backbone.width_multiplier
+    miou = {}  # arm -> [mIoU per seed]
+    models = {}  # arm -> model of the first seed (for FLOPs and latency)
+
+    def record(arm, value, model=None):
+        miou.setdefault(arm, []).append(value)
+        if model is not None and arm not in models:
+            models[arm] = model
+
+    for seed in args.seeds:
+        run_dir = osp.join(args.work_dir, f'icnet_seed{seed}')
+        metrics, model = train_or_reuse(run_dir, CONFIG, args.data_root,
+                                        None, seed)
+        checkpoint = osp.join(run_dir, metrics['checkpoint'])
+        exits_file = osp.join(run_dir, 'exits.json')
+        if osp.isfile(exits_file):
+            with open(exits_file) as f:
+                exits = json.load(f)
+        else:
+            exits = {}
+            for exit in EXITS:
+                cfg = load_config(
+                    osp.join(run_dir, osp.basename(CONFIG)),
+                    {'model.test_cfg.exit': exit})
+                exits[exit] = evaluate_checkpoint(
+                    cfg, checkpoint, osp.join(run_dir, f'eval_{exit}'),
+                    args.data_root)['mIoU']
+            with open(exits_file, 'w') as f:
+                json.dump(exits, f, indent=2)
+        for exit in EXITS:
+            record(f'exit {exit}', exits[exit])
+            if f'exit {exit}' not in models:
+                m = build_inference_model(model.cfg, checkpoint)
+                m.test_cfg.exit = exit
+                models[f'exit {exit}'] = m
+
+        prune_dir = osp.join(args.work_dir, f'icnet_prune_seed{seed}')
+        schedules = {
+            'progressive ' + ' -> '.join(map(str, args.progressive_steps)):
+            args.progressive_steps,
+            f'one-shot {args.keep}': [args.keep],
+        }
+        for name, steps in schedules.items():
+            folder = osp.join(prune_dir,
+                              '_'.join(['keep', *map(str, steps)]))
+            last = prune_or_reuse(folder, checkpoint, steps, args, seed)
+            record(name, last['mIoU'],
+                   build_inference_model(
+                       load_config(last['config']), last['checkpoint']))
+
+        scratch_width = width * args.keep
+        metrics, scratch = train_or_reuse(
+            osp.join(args.work_dir, f'icnet_w{scratch_width:g}_scratch_seed'
+                     f'{seed}'), CONFIG, args.data_root,
+            iters + args.finetune_iters, seed,
+            {'model.backbone.width_multiplier': scratch_width})
+        record(f'width {scratch_width:g} from scratch '
+               f'({iters + args.finetune_iters} iters)', metrics['mIoU'],
+               scratch)
+
+    # Complexity and round-robin latency of one model per arm.
+    x = random_inputs(models['exit sub124'], SHAPE)
+    times = {k: [] for k in models}
+    with torch.no_grad():
+        for m in models.values():
+            m(x, mode='predict')
+        for _ in range(args.latency_runs):
+            for k, m in models.items():
+                start = time.perf_counter()
+                m(x, mode='predict')
+                times[k].append(time.perf_counter() - start)
+    rows = []
+    for k, m in models.items():
+        c = inference_complexity(m, SHAPE)
+        stats = mean_std(miou[k])
+        rows.append(
+            dict(
+                arm=k,
+                params=c['params'],
+                gflops=c['flops'] / 1e9,
+                latency_ms=statistics.median(times[k]) * 1e3,
+                mious=miou[k],
+                miou_mean=stats['mean'],
+                miou_std=stats['std']))
+    pruned = [r['arm'] for r in rows if r['arm'].startswith(
+        ('progressive', 'one-shot'))]
+    scratch_arm = rows[-1]['arm']
+    comparisons = {
+        f'{pruned[0]} minus {pruned[1]}':
+        paired_differences(miou[pruned[0]], miou[pruned[1]]),
+        f'{pruned[0]} minus {scratch_arm}':
+        paired_differences(miou[pruned[0]], miou[scratch_arm]),
+        f'{pruned[1]} minus {scratch_arm}':
+        paired_differences(miou[pruned[1]], miou[scratch_arm]),
+        'exit sub124 minus exit sub24':
+        paired_differences(miou['exit sub124'], miou['exit sub24']),
+        'exit sub24 minus exit sub4':
+        paired_differences(miou['exit sub24'], miou['exit sub4']),
+    }
+    result = dict(
+        seeds=args.seeds,
+        finetune_iters=args.finetune_iters,
+        finetune_lr_scale=args.finetune_lr_scale,
+        threads=torch.get_num_threads(),
+        rows=rows,
+        paired_differences=comparisons)
+    with open(osp.join(args.work_dir, 'compression.json'), 'w') as f:
+        json.dump(result, f, indent=2)
+    write_markdown(result, osp.join(args.work_dir, 'compression.md'))
+
+
+def write_markdown(result: dict, path: str) -> None:
+    from mmseg_dsrl.utils.experiments import format_mean_std, mean_std
+    n = len(result['seeds'])
+    lines = [
+        f'seeds {result["seeds"]}; CPU latency: median of round-robin '
+        f'runs, {result["threads"]} threads, batch 1 at '
+        f'{SHAPE[0]}x{SHAPE[1]}', '',
+        '| model | params (M) | GFLOPs | CPU latency (ms) | mIoU | '
+        'per seed |', '|---|---|---|---|---|---|'
+    ]
+    for r in result['rows']:
+        lines.append(
+            f'| {r["arm"]} | {r["params"] / 1e6:.3f} | {r["gflops"]:.3f} | '
+            f'{r["latency_ms"]:.1f} | '
+            f'{format_mean_std(r["miou_mean"], r["miou_std"], n)} | '
+            f'{", ".join(f"{v:.2f}" for v in r["mious"])} |')
+    lines += ['', '| paired difference (same seed) | per seed | mean ± std |',
+              '|---|---|---|']
+    for k, d in result['paired_differences'].items():
+        s = mean_std(d)
+        lines.append(f'| {k} | {", ".join(f"{v:+.2f}" for v in d)} | '
+                     f'{s["mean"]:+.2f} ± {s["std"]:.2f} |')
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    print('\n'.join(lines))
+
+
+if __name__ == '__main__':
+    main()
