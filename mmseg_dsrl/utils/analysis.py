@@ -1,7 +1,7 @@
 """Model building, complexity and latency measurement for the tools."""
 import statistics
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config
@@ -110,13 +110,27 @@ def time_inference(model: nn.Module,
     """
     device = next(model.parameters()).device
     inputs = random_inputs(model, shape, batch_size).to(device)
+    return time_runner(lambda x: model(x, mode=mode), inputs, warmup, runs)
+
+
+def time_runner(runner: Callable[[torch.Tensor], object],
+                inputs: torch.Tensor,
+                warmup: int = 2,
+                runs: int = 10) -> Dict[str, float]:
+    """Latency of ``runner(inputs)``: ``warmup`` untimed calls, then
+    ``runs`` timed ones (CUDA synchronised when ``inputs`` is on a GPU).
+
+    Returns:
+        dict: median / min / max / stdev seconds and images per second.
+    """
+    cuda = inputs.device.type == 'cuda'
 
     def once() -> float:
-        if device.type == 'cuda':
+        if cuda:
             torch.cuda.synchronize()
         start = time.perf_counter()
-        model(inputs, mode=mode)
-        if device.type == 'cuda':
+        runner(inputs)
+        if cuda:
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
@@ -132,4 +146,4 @@ def time_inference(model: nn.Module,
         min=min(times),
         max=max(times),
         stdev=statistics.stdev(times) if len(times) > 1 else 0.0,
-        images_per_s=batch_size / median)
+        images_per_s=inputs.shape[0] / median)

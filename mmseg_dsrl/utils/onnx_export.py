@@ -28,7 +28,12 @@ class OnnxExportError(RuntimeError):
 
 
 class TensorModeWrapper(nn.Module):
-    """``model(x, mode='tensor')`` as a one-argument module (for tracing)."""
+    """``model(x, mode='tensor')`` as a one-argument module (for tracing).
+
+    Put it in eval mode (``.eval()``): torch's exporter restores the
+    wrapper's mode after tracing, and a new module is in training mode, which
+    would switch ``model``'s norms to batch statistics.
+    """
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -132,7 +137,7 @@ def export_onnx(model: nn.Module,
     try:
         with torch.no_grad():
             torch.onnx.export(
-                TensorModeWrapper(model), (inputs, ),
+                TensorModeWrapper(model).eval(), (inputs, ),
                 path,
                 opset_version=opset,
                 input_names=['input'],

@@ -50,3 +50,11 @@ def test_adaptive_average_pooling_matches_pytorch(tmp_path, bins):
     path = str(tmp_path / 'pool.onnx')
     export_onnx(Wrap(fn), x, path)
     torch.testing.assert_close(run_ort(path, x), fn(x), atol=1e-5, rtol=0)
+
+
+def test_export_leaves_the_model_in_eval_mode(tmp_path):
+    """torch's exporter restores the traced module's mode afterwards: a
+    wrapper in training mode would leave BN using batch statistics."""
+    model = Wrap(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))).eval()
+    export_onnx(model, torch.randn(1, 3, 8, 8), str(tmp_path / 'bn.onnx'))
+    assert not any(m.training for m in model.modules())

@@ -7,12 +7,20 @@ process's peak resident set over its level just before the call. Prints
 time, peak memory, the blocked/naive ratios and the relative differences of
 the loss and the gradients.
 
-Example:
-    python tools/analysis_tools/benchmark_fa_loss.py                # N = 8192 and 32768
-    python tools/analysis_tools/benchmark_fa_loss.py --sizes 512x1024 --repeats 3
+Next to each time it prints the compute bound: the matrix-product FLOPs the
+exact loss cannot avoid (forward: the N x N block products, 2 B N^2 (C1+C2);
+backward: recomputing them and multiplying by the features, twice that)
+divided by this machine's float32 matrix-product rate, measured first with
+the same thread count on a large square product.
+
+Examples:
+    python tools/analysis_tools/benchmark_fa_loss.py   # N = 8192 and 32768
+    python tools/analysis_tools/benchmark_fa_loss.py --sizes 512x1024 \
+        --repeats 3 --block-sizes 16 64 256
 """
 import argparse
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -78,6 +86,21 @@ def measure(b, c1, c2, h, w, variant, block, repeats, out):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def matmul_rate(size: int = 2048, repeats: int = 5) -> float:
+    """Best float32 FLOP/s of a (size x size) @ (size x size) product."""
+    import time
+
+    import torch
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up
+    best = float('inf')
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -89,8 +112,15 @@ def main() -> None:
     parser.add_argument('--batch', type=positive_int, default=2)
     parser.add_argument('--c-seg', type=positive_int, default=19)
     parser.add_argument('--c-sr', type=positive_int, default=3)
-    parser.add_argument('--block-size', type=positive_int, default=256)
-    parser.add_argument('--repeats', type=positive_int, default=1)
+    parser.add_argument(
+        '--block-sizes',
+        type=positive_int,
+        nargs='+',
+        default=[None],
+        help='rows per block to compare (default: the automatic size)')
+    parser.add_argument(
+        '--repeats', type=positive_int, default=3,
+        help='calls per measurement; the fastest counts (the first warms up)')
     parser.add_argument(
         '--naive-max-n',
         type=non_negative_int,
@@ -100,29 +130,43 @@ def main() -> None:
     import tempfile
 
     import torch
+
+    from mmseg_dsrl.models.functional import auto_block_size
+    rate = matmul_rate()
     print(f'batch {args.batch}, C_seg {args.c_seg}, C_sr {args.c_sr}, '
-          f'subsample 8, block {args.block_size}, '
-          f'{torch.get_num_threads()} threads; forward + backward')
-    print(f'{"N":>6s} {"variant":>8s} {"time s":>8s} {"peak MiB":>9s}')
+          f'subsample 8, {torch.get_num_threads()} threads; forward + '
+          f'backward; float32 matrix-product rate {rate / 1e9:.0f} GFLOP/s')
+    print(f'{"N":>6s} {"variant":>14s} {"time s":>8s} {"peak MiB":>9s} '
+          f'{"bound s":>8s} {"x bound":>8s}')
     tmp = tempfile.mkdtemp()
     for size in args.sizes:
         h, w = size
         n = (h // 8) * (w // 8)
+        bound = 6 * args.batch * n**2 * (args.c_seg + args.c_sr) / rate
         res = {}
-        for variant in ('naive', 'blocked'):
-            if variant == 'naive' and n > args.naive_max_n:
-                continue
-            res[variant] = measure(args.batch, args.c_seg, args.c_sr, h, w,
-                                   variant, args.block_size, args.repeats,
-                                   osp.join(tmp, f'{variant}_{n}.pt'))
-            r = res[variant]
+        variants = [('naive', None)] if n <= args.naive_max_n else []
+        variants += [('blocked', b) for b in args.block_sizes]
+        for variant, block in variants:
+            rows = block or auto_block_size(args.batch, n)
+            key = variant if variant == 'naive' else f'blocked {rows}'
+            res[key] = measure(args.batch, args.c_seg, args.c_sr, h, w,
+                               variant, rows, args.repeats,
+                               osp.join(tmp, f'{key}_{n}.pt'))
+            r = res[key]
             if 'error' in r:
-                print(f'{n:6d} {variant:>8s} failed: {r["error"]}')
+                print(f'{n:6d} {key:>14s} failed: {r["error"]}')
             else:
-                print(f'{n:6d} {variant:>8s} {r["time"]:8.2f} '
-                      f'{r["peak_mib"]:9.0f}')
-        if all(v in res and 'error' not in res[v]
-               for v in ('naive', 'blocked')):
+                print(f'{n:6d} {key:>14s} {r["time"]:8.2f} '
+                      f'{r["peak_mib"]:9.0f} {bound:8.2f} '
+                      f'{r["time"] / bound:8.2f}')
+        blocked = [k for k in res if k != 'naive' and 'error' not in res[k]]
+        if 'naive' in res and 'error' not in res['naive'] and blocked:
+            res['blocked'] = res[blocked[0]]
+            os.replace(
+                osp.join(tmp, f'{blocked[0]}_{n}.pt'),
+                osp.join(tmp, f'blocked_{n}.pt'))
+            memory = res['blocked']['peak_mib'] / max(
+                res['naive']['peak_mib'], 1e-9)
             a = torch.load(osp.join(tmp, f'naive_{n}.pt'))
             b = torch.load(osp.join(tmp, f'blocked_{n}.pt'))
             rel = {
@@ -132,8 +176,7 @@ def main() -> None:
             print(
                 f'{n:6d} blocked/naive: time '
                 f'{res["blocked"]["time"] / res["naive"]["time"]:.2f}x, '
-                f'peak memory '
-                f'{res["blocked"]["peak_mib"] / res["naive"]["peak_mib"]:.3f}x'
+                f'peak memory {memory:.3f}x'
                 f'; relative difference loss {rel["loss"]:.1e}, grad seg '
                 f'{rel["g_seg"]:.1e}, grad sr {rel["g_sr"]:.1e}')
 

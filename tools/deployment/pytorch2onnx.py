@@ -18,8 +18,9 @@ pixels than --min-agreement; an existing --out is only replaced with
 Examples:
     python tools/deployment/pytorch2onnx.py CONFIG [CKPT] --shape 512 1024 \\
         --out work_dirs/model.onnx
-    python tools/deployment/pytorch2onnx.py ICNET_CONFIG CKPT --out sub4.onnx \\
-        --shape 1024 2048 --cfg-options model.test_cfg.exit=sub4
+    python tools/deployment/pytorch2onnx.py ICNET_CONFIG CKPT \\
+        --out sub4.onnx --shape 1024 2048 \\
+        --cfg-options model.test_cfg.exit=sub4
 """
 import argparse
 import os

@@ -1,5 +1,6 @@
 from .affinity import (
     affinity_distance,
+    auto_block_size,
     feature_affinity,
     naive_affinity_distance,
     normalize_positions,
@@ -9,7 +10,8 @@ from .pooling import adaptive_avg_pool2d_matmul, adaptive_pool_matrix
 from .resize import downsample_image, scaled_size
 
 __all__ = [
-    'affinity_distance', 'feature_affinity', 'naive_affinity_distance',
-    'normalize_positions', 'downsample_label', 'adaptive_avg_pool2d_matmul',
-    'adaptive_pool_matrix', 'downsample_image', 'scaled_size'
+    'affinity_distance', 'auto_block_size', 'feature_affinity',
+    'naive_affinity_distance', 'normalize_positions', 'downsample_label',
+    'adaptive_avg_pool2d_matmul', 'adaptive_pool_matrix', 'downsample_image',
+    'scaled_size'
 ]

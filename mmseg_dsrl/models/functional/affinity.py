@@ -14,6 +14,9 @@ functions here never materialise S for a whole batch:
 * ``q == 1`` is accumulated over row blocks of S by
   :class:`_BlockedL1AffinityDistance`, whose backward recomputes each block
   (memory O(block_size * N)); the result is exact, not an approximation.
+  One matrix product per block forward and two backward (the minimum: the
+  block, then its product with the features), blocks sized to stay in
+  cache.
 * ``q == 2`` uses the identity
   ``||A^T A - B^T B||_F^2 = ||A A^T||_F^2 + ||B B^T||_F^2 - 2 ||A B^T||_F^2``,
   which only needs C x C Gram matrices.
@@ -21,7 +24,7 @@ functions here never materialise S for a whole batch:
 :func:`naive_affinity_distance` builds the full matrices and is the
 obviously-correct reference the tests compare against.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +32,7 @@ from torch import Tensor
 
 __all__ = [
     'feature_affinity', 'normalize_positions', 'affinity_distance',
-    'naive_affinity_distance'
+    'naive_affinity_distance', 'auto_block_size'
 ]
 
 
@@ -104,12 +107,30 @@ def naive_affinity_distance(feat_a: Tensor,
     return diff.abs().pow(q).sum(dim=(1, 2)) / n**2
 
 
+#: Bytes of one block of the N x N difference (all samples together): small
+#: enough to stay in a core's L2 cache between the matrix product that
+#: writes it and the reduction / sign that reads it. Measured with
+#: tools/analysis_tools/benchmark_fa_loss.py --block-sizes.
+BLOCK_BYTES = 1 << 20
+
+
+def auto_block_size(batch: int, n: int, itemsize: int = 4) -> int:
+    """Rows per block so that a (batch, rows, n) block is about
+    :data:`BLOCK_BYTES`, at least 16 rows (matrix products get slow below
+    that) and at most ``n``."""
+    rows = BLOCK_BYTES // max(1, batch * n * itemsize)
+    return int(min(n, max(16, rows)))
+
+
 class _BlockedL1AffinityDistance(torch.autograd.Function):
     """sum_ij |A^T A - B^T B|_ij per sample, in row blocks of the N x N map.
 
     Both inputs are already normalised, shapes (B, C1, N) and (B, C2, N).
-    With G = sign(A^T A - B^T B) (symmetric), the gradients are
-    ``dA = 2 A G`` and ``dB = -2 B G``; backward recomputes G block by block.
+    With K = [A; B] and K- = [A; -B] (stacked channels), a row block of
+    A^T A - B^T B is one product ``K[:, rows]^T K-`` (inner size C1 + C2)
+    instead of two. With G = sign(A^T A - B^T B) (symmetric), the gradients
+    are ``dA = 2 A G`` and ``dB = -2 B G``, i.e. the rows of ``2 K G`` with
+    B's sign flipped: one product per block again; backward recomputes G.
     """
 
     @staticmethod
@@ -118,37 +139,35 @@ class _BlockedL1AffinityDistance(torch.autograd.Function):
             yield start, min(start + block_size, n)
 
     @staticmethod
-    def _block_diff(a: Tensor, b: Tensor, start: int, stop: int) -> Tensor:
-        # (B, rows, N) block of A^T A - B^T B, computed in one buffer.
-        diff = a[:, :, start:stop].transpose(1, 2) @ a
-        return diff.baddbmm_(b[:, :, start:stop].transpose(1, 2), b, alpha=-1)
-
-    @staticmethod
     def forward(ctx, a: Tensor, b: Tensor, block_size: int) -> Tensor:
-        ctx.save_for_backward(a, b)
+        k = torch.cat([a, b], dim=1)  # (B, C1 + C2, N)
+        k_minus = torch.cat([a, -b], dim=1)
+        k_t = k.transpose(1, 2).contiguous()  # (B, N, C1 + C2)
+        ctx.save_for_backward(k_t, k_minus)
         ctx.block_size = block_size
+        ctx.c1 = a.shape[1]
         total = a.new_zeros(a.shape[0])
         for start, stop in _BlockedL1AffinityDistance._row_blocks(
                 a.shape[2], block_size):
-            diff = _BlockedL1AffinityDistance._block_diff(a, b, start, stop)
-            total += diff.abs_().sum(dim=(1, 2))
+            diff = torch.bmm(k_t[:, start:stop], k_minus)  # (B, rows, N)
+            # One pass over the block: |.| and the sum in one reduction.
+            total += torch.linalg.vector_norm(diff, ord=1, dim=(1, 2))
         return total
 
     @staticmethod
     def backward(ctx, grad_out: Tensor) -> Tuple[Tensor, Tensor, None]:
-        a, b = ctx.saved_tensors
-        grad_a = torch.empty_like(a) if ctx.needs_input_grad[0] else None
-        grad_b = torch.empty_like(b) if ctx.needs_input_grad[1] else None
-        scale = (2 * grad_out).view(-1, 1, 1)
+        k_t, k_minus = ctx.saved_tensors
+        grad_k = torch.empty_like(k_minus)  # (B, C1 + C2, N)
+        k = k_t.transpose(1, 2)
         for start, stop in _BlockedL1AffinityDistance._row_blocks(
-                a.shape[2], ctx.block_size):
-            sign = _BlockedL1AffinityDistance._block_diff(
-                a, b, start, stop).sign_()  # (B, rows, N) = G[start:stop]
-            # G is symmetric: columns start:stop of A G are A @ G_block^T.
-            if grad_a is not None:
-                grad_a[:, :, start:stop] = (a @ sign.transpose(1, 2)) * scale
-            if grad_b is not None:
-                grad_b[:, :, start:stop] = (b @ sign.transpose(1, 2)) * -scale
+                k_minus.shape[2], ctx.block_size):
+            sign = torch.bmm(k_t[:, start:stop], k_minus).sign_()
+            # G is symmetric: columns start:stop of K G are K G_block^T.
+            torch.bmm(k, sign.transpose(1, 2), out=grad_k[:, :, start:stop])
+        scale = (2 * grad_out).view(-1, 1, 1)
+        c1 = ctx.c1
+        grad_a = grad_k[:, :c1] * scale if ctx.needs_input_grad[0] else None
+        grad_b = grad_k[:, c1:] * -scale if ctx.needs_input_grad[1] else None
         return grad_a, grad_b, None
 
 
@@ -164,7 +183,7 @@ def affinity_distance(feat_a: Tensor,
                       feat_b: Tensor,
                       p: float = 2.0,
                       q: float = 1.0,
-                      block_size: int = 256) -> Tensor:
+                      block_size: Optional[int] = None) -> Tensor:
     """Exact, memory-bounded FA distance between two feature maps.
 
     Args:
@@ -173,8 +192,9 @@ def affinity_distance(feat_a: Tensor,
         p (float): Norm order of the per-position normalisation (2: cosine).
         q (float): Exponent of the element-wise distance; 1 (the paper's
             default) or 2.
-        block_size (int): Rows of the N x N difference held at once for
-            q = 1; peak extra memory is about ``B * block_size * N`` floats.
+        block_size (int, optional): Rows of the N x N difference held at
+            once for q = 1; peak extra memory is about ``B * block_size * N``
+            floats. Default: :func:`auto_block_size` (about 1 MiB blocks).
 
     Returns:
         Tensor: Per-sample distance ``1/N^2 sum_ij |S^a_ij - S^b_ij|^q``,
@@ -185,7 +205,7 @@ def affinity_distance(feat_a: Tensor,
     if q not in (1, 2):
         raise ValueError(f'q must be 1 or 2 (exact memory-bounded forms '
                          f'exist for these), got {q}')
-    if block_size < 1:
+    if block_size is not None and block_size < 1:
         raise ValueError(f'block_size must be >= 1, got {block_size}')
     n = feat_a.shape[2] * feat_a.shape[3]
     # At least float32, outside autocast: a float16 sum over one block of
@@ -197,7 +217,9 @@ def affinity_distance(feat_a: Tensor,
         a = normalize_positions(feat_a.to(dtype), p)
         b = normalize_positions(feat_b.to(dtype), p)
         if q == 1:
-            total = _BlockedL1AffinityDistance.apply(a, b, block_size)
+            rows = block_size or auto_block_size(a.shape[0], n,
+                                                 a.element_size())
+            total = _BlockedL1AffinityDistance.apply(a, b, rows)
         else:
             total = _gram_l2_distance(a, b)
     return total / n**2

@@ -19,7 +19,7 @@ def feature_affinity_loss(feat_seg: Tensor,
                           q: float = 1.0,
                           subsample: int = 8,
                           pool: str = 'avg',
-                          block_size: int = 256,
+                          block_size: Optional[int] = None,
                           weight: Optional[Tensor] = None,
                           reduction: str = 'mean') -> Tensor:
     """FA loss between SSSR and SISR features of the same spatial size.
@@ -32,7 +32,8 @@ def feature_affinity_loss(feat_seg: Tensor,
         subsample (int): Both maps are pooled by this factor first, so
             N = (H / subsample) * (W / subsample) positions are compared.
         pool (str): 'avg' or 'max' pooling for the subsampling.
-        block_size (int): Row block of the exact blocked computation.
+        block_size (int, optional): Row block of the exact blocked
+            computation (default: sized to the cache from N and B).
         weight (Tensor, optional): Per-sample weight, shape (B,).
         reduction (str): 'none', 'mean' (over the batch) or 'sum'.
 
@@ -71,8 +72,9 @@ class FeatureAffinityLoss(nn.Module):
         q (float): 1 (paper) or 2. Default 1.
         subsample (int): Pooling factor before the affinity. Default 8.
         pool (str): 'avg' or 'max'. Default 'avg'.
-        block_size (int): Rows per block. Default 256 (faster than
-            larger blocks on CPU: the products have a tiny inner dimension).
+        block_size (int, optional): Rows per block. Default None: about
+            1 MiB blocks (:func:`auto_block_size`), which stay in cache
+            between the product that writes them and the reduction.
         reduction (str): Batch reduction. Default 'mean'.
         loss_weight (float): Weight of the loss (w_fa). Default 1.0.
         loss_name (str): Name in the logs; must start with 'loss_'.
@@ -83,7 +85,7 @@ class FeatureAffinityLoss(nn.Module):
                  q: float = 1.0,
                  subsample: int = 8,
                  pool: str = 'avg',
-                 block_size: int = 256,
+                 block_size: Optional[int] = None,
                  reduction: str = 'mean',
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_fa') -> None:
@@ -95,6 +97,10 @@ class FeatureAffinityLoss(nn.Module):
         if not isinstance(subsample, int) or subsample < 1:
             raise ValueError(f'subsample must be an int >= 1, got '
                              f'{subsample!r}')
+        if block_size is not None and (not isinstance(block_size, int)
+                                       or block_size < 1):
+            raise ValueError(f'block_size must be None (automatic) or an '
+                             f'int >= 1, got {block_size!r}')
         if pool not in _POOLS:
             raise ValueError(f'pool must be one of {_POOLS}, got {pool!r}')
         check_loss_args(reduction, loss_name)

@@ -1,0 +1,150 @@
+"""Ways to run a segmentor's inference graph, and their accuracy check.
+
+An :class:`InferencePath` names a backend (eager PyTorch or ONNX Runtime), a
+precision and the PyTorch options (channels-last memory format,
+``torch.compile``). :func:`build_runner` turns a model into a function
+``images -> float32 logits`` for one path, so that tools time and check every
+path the same way; :func:`agreement` compares its logits with eager fp32 on
+the same input, so a faster number never hides a wrong one.
+
+The graph is what runs in ``mode='tensor'`` (the logits before mmseg's
+resize to the image and argmax), the part every backend runs.
+"""
+import copy
+import os.path as osp
+import tempfile
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional
+
+import torch
+from torch import Tensor, nn
+
+from .onnx_export import TensorModeWrapper, export_onnx
+
+BACKENDS = ('pytorch', 'onnxruntime')
+PRECISIONS = ('fp32', 'fp16', 'bf16')
+_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class InferencePath:
+    """One way of running the inference graph.
+
+    Args:
+        backend (str): 'pytorch' (eager, or compiled with ``compile``) or
+            'onnxruntime' (the graph exported by :func:`export_onnx`).
+        precision (str): 'fp32', 'bf16' (autocast) or 'fp16' (autocast,
+            CUDA only: PyTorch's CPU half convolutions are reference loops).
+        channels_last (bool): NHWC memory format for weights and input.
+        compile (bool): ``torch.compile`` (inductor) the graph.
+    """
+    backend: str = 'pytorch'
+    precision: str = 'fp32'
+    channels_last: bool = False
+    compile: bool = False
+
+    @property
+    def name(self) -> str:
+        parts = [self.backend, self.precision]
+        if self.channels_last:
+            parts.append('channels-last')
+        if self.compile:
+            parts.append('compile')
+        return ' '.join(parts)
+
+    def check(self, device: str) -> None:
+        """Raise ValueError for a combination that cannot run on
+        ``device``, naming the offending option."""
+        if self.backend not in BACKENDS:
+            raise ValueError(f'backend must be one of {BACKENDS}, got '
+                             f'{self.backend!r}')
+        if self.precision not in PRECISIONS:
+            raise ValueError(f'precision must be one of {PRECISIONS}, got '
+                             f'{self.precision!r}')
+        if self.backend == 'onnxruntime':
+            if self.precision != 'fp32' or self.channels_last or self.compile:
+                raise ValueError(
+                    f'onnxruntime runs the exported fp32 graph; '
+                    f'precision={self.precision!r}, channels_last='
+                    f'{self.channels_last}, compile={self.compile} are '
+                    'PyTorch options')
+            if device != 'cpu':
+                raise ValueError('the onnxruntime backend here uses the CPU '
+                                 f'execution provider, got device={device!r}')
+        if self.precision == 'fp16' and device == 'cpu':
+            raise ValueError('precision fp16 needs a CUDA device (CPU half '
+                             'convolutions are slow reference kernels); use '
+                             'bf16 on the CPU')
+
+
+def build_runner(model: nn.Module,
+                 path: InferencePath,
+                 example: Tensor,
+                 work_dir: Optional[str] = None) -> Callable[[Tensor], Tensor]:
+    """``images -> float32 logits`` of ``model`` (eval mode) along ``path``.
+
+    Args:
+        model (nn.Module): A segmentor on the device of ``example``.
+        path (InferencePath): How to run it.
+        example (Tensor): An input of the shape the runner will get (the
+            ONNX graph is exported at it, with a dynamic batch axis).
+        work_dir (str, optional): Where the ONNX file goes (a temporary
+            folder by default).
+    """
+    device = example.device.type
+    path.check(device)
+    model = model.eval()
+    if path.backend == 'onnxruntime':
+        import onnxruntime as ort
+        folder = work_dir or tempfile.mkdtemp(prefix='dsrl_onnx_')
+        onnx_path = osp.join(folder, 'model.onnx')
+        export_onnx(model, example.cpu(), onnx_path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.graph_optimization_level = (
+            ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+        session = ort.InferenceSession(
+            onnx_path, options, providers=['CPUExecutionProvider'])
+
+        def run_onnx(x: Tensor) -> Tensor:
+            (logits, ) = session.run(None, {'input': x.numpy()})
+            return torch.from_numpy(logits)
+
+        return run_onnx
+
+    graph: nn.Module = TensorModeWrapper(model).eval()
+    memory_format = torch.preserve_format
+    if path.channels_last:
+        memory_format = torch.channels_last
+        # A copy: Module.to() works in place and other runners share model.
+        graph = copy.deepcopy(graph).to(memory_format=memory_format)
+    if path.compile:
+        graph = torch.compile(graph)
+    dtype = _DTYPES.get(path.precision)
+
+    @torch.no_grad()
+    def run_pytorch(x: Tensor) -> Tensor:
+        x = x.contiguous(memory_format=memory_format)
+        if dtype is None:
+            return graph(x).float()
+        with torch.autocast(device_type=device, dtype=dtype):
+            return graph(x).float()
+
+    return run_pytorch
+
+
+def agreement(reference: Tensor, logits: Tensor) -> Dict[str, float]:
+    """How far ``logits`` are from ``reference`` (eager fp32), same input.
+
+    Returns:
+        dict: ``label_agreement`` (% of pixels with the same argmax) and
+        ``max_abs_diff`` (largest |logit difference|).
+    """
+    if reference.shape != logits.shape:
+        raise ValueError(f'logits of shape {tuple(logits.shape)} cannot be '
+                         f'compared with {tuple(reference.shape)}')
+    reference, logits = reference.float().cpu(), logits.float().cpu()
+    same = (reference.argmax(1) == logits.argmax(1)).float().mean()
+    return dict(
+        label_agreement=float(same) * 100,
+        max_abs_diff=float((reference - logits).abs().max()))
