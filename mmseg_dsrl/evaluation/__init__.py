@@ -1,4 +1,14 @@
 """Evaluation metrics of the plugin."""
-from .metrics import SISRQualityMetric, psnr, ssim
+from .metrics import (
+    BoundaryIoUMetric,
+    PerClassIoUMetric,
+    SISRQualityMetric,
+    boundary_band,
+    psnr,
+    ssim,
+)
 
-__all__ = ['SISRQualityMetric', 'psnr', 'ssim']
+__all__ = [
+    'BoundaryIoUMetric', 'PerClassIoUMetric', 'SISRQualityMetric',
+    'boundary_band', 'psnr', 'ssim'
+]

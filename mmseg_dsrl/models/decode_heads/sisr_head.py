@@ -37,6 +37,10 @@ class SISRHead(BaseModule):
         loss (dict, optional): Reconstruction loss; the target is the
             normalised HR image. Default ``PixelMSELoss`` with weight 0.1
             (DSRL's w_sr).
+        fa_features (str): What :meth:`loss` hands to the FA loss: 'image'
+            (the reconstruction, as in the paper and the official code) or
+            'hidden' (the last hidden layer before the sub-pixel conv,
+            bilinearly brought to the HR size: richer than 3 channels).
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -48,8 +52,12 @@ class SISRHead(BaseModule):
                  out_channels: int = 3,
                  act_cfg: OptConfigType = None,
                  loss: OptConfigType = None,
+                 fa_features: str = 'image',
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg)
+        if fa_features not in ('image', 'hidden'):
+            raise ValueError(f"fa_features must be 'image' or 'hidden', got "
+                             f'{fa_features!r}')
         if not isinstance(in_channels, int) or in_channels < 1:
             raise ValueError(f'in_channels must be an int >= 1, got '
                              f'{in_channels!r}')
@@ -79,6 +87,7 @@ class SISRHead(BaseModule):
         ]
         self.reconstruct = nn.Sequential(*layers)
         self.loss_sr = MODELS.build(loss)
+        self.fa_features = fa_features
 
     def forward(self, inputs: Any) -> Tensor:
         """Reconstructed image, shape (B, 3, h * r, w * r).
@@ -122,9 +131,17 @@ class SISRHead(BaseModule):
             hr_images (Tensor): Normalised HR images, shape (B, 3, H, W).
 
         Returns:
-            tuple[dict, Tensor]: ``{loss_name: loss}`` and the reconstruction
-            at the HR size (for the FA loss).
+            tuple[dict, Tensor]: ``{loss_name: loss}`` and the features for
+            the FA loss at the HR size (see ``fa_features``).
         """
-        image = self.match_target_size(
-            self.forward(inputs), hr_images.shape[2:])
-        return {self.loss_sr.loss_name: self.loss_sr(image, hr_images)}, image
+        hidden = self.reconstruct[:-2](feature_maps(inputs)[self.in_index])
+        image = self.match_target_size(self.reconstruct[-2:](hidden),
+                                       hr_images.shape[2:])
+        losses = {self.loss_sr.loss_name: self.loss_sr(image, hr_images)}
+        if self.fa_features == 'image':
+            return losses, image
+        return losses, F.interpolate(
+            hidden,
+            size=hr_images.shape[2:],
+            mode='bilinear',
+            align_corners=False)

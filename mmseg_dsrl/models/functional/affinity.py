@@ -53,27 +53,32 @@ def _check_pair(feat_a: Tensor, feat_b: Tensor) -> None:
 
 
 def normalize_positions(feat: Tensor,
-                        p: float = 2.0,
+                        p: Optional[float] = 2.0,
                         eps: float = 1e-12) -> Tensor:
     """Flatten a feature map to positions and p-normalise each position.
 
     Args:
         feat (Tensor): Feature map, shape (B, C, H, W).
-        p (float): Norm order of the per-position normalisation.
+        p (float, optional): Norm order of the per-position normalisation;
+            None flattens without normalising (un-normalised dot-product
+            affinity, as public DSRL re-implementations compute it).
         eps (float): Lower bound of the norm, avoids division by zero.
 
     Returns:
         Tensor: Normalised features, shape (B, C, N).
     """
+    if p is None:
+        return feat.flatten(2)
     return F.normalize(feat.flatten(2), p=p, dim=1, eps=eps)
 
 
-def feature_affinity(feat: Tensor, p: float = 2.0) -> Tensor:
+def feature_affinity(feat: Tensor, p: Optional[float] = 2.0) -> Tensor:
     """Full affinity matrix of a feature map (for small inputs and tests).
 
     Args:
         feat (Tensor): Feature map, shape (B, C, H, W).
-        p (float): Norm order of the per-position normalisation.
+        p (float, optional): Norm order of the per-position normalisation
+            (None: un-normalised).
 
     Returns:
         Tensor: Affinity, shape (B, N, N); symmetric, with unit diagonal for
@@ -88,14 +93,15 @@ def feature_affinity(feat: Tensor, p: float = 2.0) -> Tensor:
 
 def naive_affinity_distance(feat_a: Tensor,
                             feat_b: Tensor,
-                            p: float = 2.0,
+                            p: Optional[float] = 2.0,
                             q: float = 1.0) -> Tensor:
     """Reference FA distance that materialises both N x N matrices.
 
     Args:
         feat_a (Tensor): Shape (B, C1, H, W).
         feat_b (Tensor): Shape (B, C2, H, W).
-        p (float): Norm order of the per-position normalisation.
+        p (float, optional): Norm order of the per-position normalisation
+            (None: un-normalised).
         q (float): Exponent of the element-wise distance.
 
     Returns:
@@ -181,7 +187,7 @@ def _gram_l2_distance(a: Tensor, b: Tensor) -> Tensor:
 
 def affinity_distance(feat_a: Tensor,
                       feat_b: Tensor,
-                      p: float = 2.0,
+                      p: Optional[float] = 2.0,
                       q: float = 1.0,
                       block_size: Optional[int] = None) -> Tensor:
     """Exact, memory-bounded FA distance between two feature maps.
@@ -189,7 +195,8 @@ def affinity_distance(feat_a: Tensor,
     Args:
         feat_a (Tensor): Shape (B, C1, H, W).
         feat_b (Tensor): Shape (B, C2, H, W); C2 may differ from C1.
-        p (float): Norm order of the per-position normalisation (2: cosine).
+        p (float, optional): Norm order of the per-position normalisation
+            (2: cosine, the paper; None: un-normalised dot products).
         q (float): Exponent of the element-wise distance; 1 (the paper's
             default) or 2.
         block_size (int, optional): Rows of the N x N difference held at

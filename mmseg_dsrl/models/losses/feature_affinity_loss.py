@@ -11,11 +11,18 @@ from ..functional import affinity_distance
 from .utils import check_loss_args
 
 _POOLS = ('avg', 'max')
+_GRADIENT_TO = ('both', 'seg', 'sr')
+
+
+def current_iteration() -> Optional[int]:
+    """The training iteration mmengine's loops publish (None outside)."""
+    from mmengine.logging import MessageHub
+    return MessageHub.get_current_instance().get_info('iter')
 
 
 def feature_affinity_loss(feat_seg: Tensor,
                           feat_sr: Tensor,
-                          p: float = 2.0,
+                          p: Optional[float] = 2.0,
                           q: float = 1.0,
                           subsample: int = 8,
                           pool: str = 'avg',
@@ -27,7 +34,8 @@ def feature_affinity_loss(feat_seg: Tensor,
     Args:
         feat_seg (Tensor): SSSR-side features, shape (B, C1, H, W).
         feat_sr (Tensor): SISR-side features, shape (B, C2, H, W).
-        p (float): Norm of the per-position normalisation (2 = cosine).
+        p (float, optional): Norm of the per-position normalisation
+            (2 = cosine; None: un-normalised dot products).
         q (float): Exponent of the element-wise distance (1 in the paper).
         subsample (int): Both maps are pooled by this factor first, so
             N = (H / subsample) * (W / subsample) positions are compared.
@@ -68,7 +76,8 @@ class FeatureAffinityLoss(nn.Module):
     Cityscapes setting (N = 32768) fits in CPU memory.
 
     Args:
-        p (float): Norm order of the normalisation. Default 2 (cosine).
+        p (float, optional): Norm order of the normalisation. Default 2
+            (cosine, the paper); None compares un-normalised dot products.
         q (float): 1 (paper) or 2. Default 1.
         subsample (int): Pooling factor before the affinity. Default 8.
         pool (str): 'avg' or 'max'. Default 'avg'.
@@ -78,6 +87,13 @@ class FeatureAffinityLoss(nn.Module):
         reduction (str): Batch reduction. Default 'mean'.
         loss_weight (float): Weight of the loss (w_fa). Default 1.0.
         loss_name (str): Name in the logs; must start with 'loss_'.
+        gradient_to (str): Which side FA trains: 'both' (the paper), 'seg'
+            (the SR side is detached: FA can only move the segmentation) or
+            'sr' (the segmentation side is detached).
+        warmup_iters (int): The loss is 0 (no gradient, not computed) for
+            the first ``warmup_iters`` training iterations, while SISR
+            learns to reconstruct; the iteration is read from mmengine's
+            message hub, which its training loops update. Default 0.
     """
 
     def __init__(self,
@@ -88,10 +104,19 @@ class FeatureAffinityLoss(nn.Module):
                  block_size: Optional[int] = None,
                  reduction: str = 'mean',
                  loss_weight: float = 1.0,
-                 loss_name: str = 'loss_fa') -> None:
+                 loss_name: str = 'loss_fa',
+                 gradient_to: str = 'both',
+                 warmup_iters: int = 0) -> None:
         super().__init__()
-        if p <= 0:
-            raise ValueError(f'p must be > 0, got {p}')
+        if p is not None and p <= 0:
+            raise ValueError(f'p must be > 0 (or None: no normalisation), '
+                             f'got {p}')
+        if gradient_to not in _GRADIENT_TO:
+            raise ValueError(f'gradient_to must be one of {_GRADIENT_TO}, '
+                             f'got {gradient_to!r}')
+        if not isinstance(warmup_iters, int) or warmup_iters < 0:
+            raise ValueError(f'warmup_iters must be an int >= 0, got '
+                             f'{warmup_iters!r}')
         if q not in (1, 2):
             raise ValueError(f'q must be 1 or 2, got {q}')
         if not isinstance(subsample, int) or subsample < 1:
@@ -112,6 +137,8 @@ class FeatureAffinityLoss(nn.Module):
         self.reduction = reduction
         self.loss_weight = loss_weight
         self._loss_name = loss_name
+        self.gradient_to = gradient_to
+        self.warmup_iters = warmup_iters
 
     def forward(self,
                 feat_seg: Tensor,
@@ -120,6 +147,24 @@ class FeatureAffinityLoss(nn.Module):
                 reduction_override: Optional[str] = None) -> Tensor:
         """Compute the weighted loss; see :func:`feature_affinity_loss`."""
         reduction = reduction_override or self.reduction
+        if self.training and self.warmup_iters:
+            it = current_iteration()
+            if it is None:
+                raise RuntimeError(
+                    'FeatureAffinityLoss(warmup_iters='
+                    f'{self.warmup_iters}) reads the training iteration '
+                    "from mmengine's MessageHub ('iter'), which holds none: "
+                    'train with an mmengine loop or set it with '
+                    "MessageHub.get_current_instance().update_info('iter', "
+                    'i)')
+            if it < self.warmup_iters:
+                # Zero, but connected to both inputs: under DDP every
+                # parameter that feeds FA still gets a (zero) gradient.
+                return (feat_seg.sum() + feat_sr.sum()) * 0.0
+        if self.gradient_to == 'seg':
+            feat_sr = feat_sr.detach()
+        elif self.gradient_to == 'sr':
+            feat_seg = feat_seg.detach()
         return self.loss_weight * feature_affinity_loss(
             feat_seg, feat_sr, self.p, self.q, self.subsample, self.pool,
             self.block_size, weight, reduction)
@@ -130,4 +175,6 @@ class FeatureAffinityLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return (f'p={self.p}, q={self.q}, subsample={self.subsample}, '
-                f'pool={self.pool}, loss_weight={self.loss_weight}')
+                f'pool={self.pool}, loss_weight={self.loss_weight}, '
+                f'gradient_to={self.gradient_to}, '
+                f'warmup_iters={self.warmup_iters}')

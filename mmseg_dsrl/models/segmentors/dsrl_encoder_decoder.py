@@ -334,11 +334,11 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
         if self.with_auxiliary_head:
             losses.update(self._auxiliary_head_forward_train(x, data_samples))
         if self.sisr_head is not None:
-            sr_losses, sr_image = self.sisr_head.loss(x, inputs)
+            sr_losses, sr_feats = self.sisr_head.loss(x, inputs)
             losses.update(add_prefix(sr_losses, 'sisr'))
             if self.fa_loss is not None:
                 fa = self.fa_loss(
-                    self._align_fa_features(sssr_feats, sr_image), sr_image)
+                    self._align_fa_features(sssr_feats, sr_feats), sr_feats)
                 losses[f'fa.{self.fa_loss.loss_name}'] = fa
         return losses
 

@@ -41,3 +41,25 @@ def test_off_by_padding_is_resized_but_wrong_factor_raises():
 def test_bad_upscale_factor_raises(r):
     with pytest.raises(ValueError, match='upscale_factor'):
         _head(r)
+
+
+def test_hidden_fa_features_are_the_last_hidden_layer_at_hr():
+    torch.manual_seed(0)
+    head = _head(2, channels=(16, 12), fa_features='hidden')
+    feats = [torch.randn(1, 8, 4, 6)]
+    target = torch.randn(1, 3, 8, 12)
+    losses, fa_feats = head.loss(feats, target)
+    hidden = head.reconstruct[:-2](feats[0])  # (1, 12, 4, 6)
+    expected = torch.nn.functional.interpolate(
+        hidden, size=(8, 12), mode='bilinear', align_corners=False)
+    torch.testing.assert_close(fa_feats, expected)
+    # The reconstruction loss is the same as with the image handed to FA.
+    image_head = _head(2, channels=(16, 12))
+    image_head.load_state_dict(head.state_dict())
+    torch.testing.assert_close(image_head.loss(feats, target)[0], losses)
+
+
+def test_unknown_fa_features_fail_at_build():
+    with pytest.raises(ValueError, match="fa_features must be 'image' or "
+                       "'hidden', got 'rgb'"):
+        _head(2, fa_features='rgb')

@@ -34,12 +34,13 @@ def test_feature_affinity_symmetric_unit_diagonal():
         s.diagonal(dim1=1, dim2=2), torch.ones(2, 24, dtype=s.dtype))
 
 
+@pytest.mark.parametrize('p', [2.0, None])
 @pytest.mark.parametrize('q', [1, 2])
-@pytest.mark.parametrize('block_size', [1, 5, 7, 24, 1000])
-def test_blocked_matches_naive_forward_and_grad(q, block_size):
+@pytest.mark.parametrize('block_size', [None, 1, 5, 7, 24, 1000])
+def test_blocked_matches_naive_forward_and_grad(p, q, block_size):
     a, b = _pair()
-    fast = affinity_distance(a, b, q=q, block_size=block_size)
-    ref = naive_affinity_distance(a, b, q=q)
+    fast = affinity_distance(a, b, p=p, q=q, block_size=block_size)
+    ref = naive_affinity_distance(a, b, p=p, q=q)
     torch.testing.assert_close(fast, ref, rtol=1e-10, atol=0)
     g_fast = torch.autograd.grad(fast.sum() * 3, (a, b))
     g_ref = torch.autograd.grad(ref.sum() * 3, (a, b))
@@ -131,3 +132,17 @@ def test_unsupported_q_raises():
     a, b = _pair()
     with pytest.raises(ValueError, match=r'q must be 1 or 2 .*got 3'):
         affinity_distance(a, b, q=3)
+
+
+def test_unnormalised_affinity_is_the_plain_dot_product():
+    a, _ = _pair()
+    flat = a.flatten(2)
+    torch.testing.assert_close(
+        feature_affinity(a, p=None), flat.transpose(1, 2) @ flat)
+
+
+def test_automatic_block_size_bounds():
+    from mmseg_dsrl.models.functional import auto_block_size
+    assert auto_block_size(2, 32768) == 16  # 1 MiB / (2 * 32768 * 4) = 4
+    assert auto_block_size(1, 2700) == 97
+    assert auto_block_size(1, 10) == 10  # never more rows than positions

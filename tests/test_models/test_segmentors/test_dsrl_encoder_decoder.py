@@ -148,3 +148,26 @@ def test_mixed_precision_loss_matches_float32():
         *seg_batch(h=64, w=96),
         dtype=torch.bfloat16,
         rtol=0.05)
+
+
+def test_fa_on_hidden_sisr_features_trains_every_parameter():
+    """fa_features='hidden': FA compares the SSSR scores with the SISR
+    head's last hidden layer (32 channels at HR) instead of the image."""
+    cfg = tiny_segmentor_cfg()
+    cfg.sisr_head.fa_features = 'hidden'
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    inputs, samples = seg_batch(h=64, w=96)
+    losses = model.loss(inputs, samples)
+    image_cfg = tiny_segmentor_cfg()
+    torch.manual_seed(0)
+    image_model = MODELS.build(image_cfg)
+    image_model.load_state_dict(model.state_dict())
+    image_losses = image_model.loss(inputs, samples)
+    # Same network and data: only the FA term differs.
+    torch.testing.assert_close(losses['sisr.loss_sr'],
+                               image_losses['sisr.loss_sr'])
+    assert not torch.allclose(losses['fa.loss_fa'], image_losses['fa.loss_fa'])
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
