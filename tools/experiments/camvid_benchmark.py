@@ -38,6 +38,12 @@ MODELS = {
     'icnet': ('ICNet-R18 w0.5 (paper cascade), 360x480',
               'configs/camvid/icnet-cascade_r18-d8-w0.5_1xb4-1000i_camvid-'
               '360x480.py', (360, 480)),
+    'icnet-lr': ('ICNet-R18 w0.5, 180x240 input (bilinear to 360x480)',
+                 'configs/camvid/lr-input_icnet-cascade_r18-d8-w0.5_1xb4-'
+                 '1000i_camvid-180x240.py', (180, 240)),
+    'dsrl-icnet': ('DSRL-ICNet, 180x240 input -> 360x480',
+                   'configs/camvid/dsrl_icnet-cascade_r18-d8-w0.5_1xb4-1000i_'
+                   'camvid-180x240.py', (180, 240)),
 }
 # Ablations of the DSRL row (same config, parts switched off with
 # --cfg-options-style overrides): which of SISR and FA carries the effect,
@@ -52,6 +58,30 @@ ABLATIONS = {
     'sssr-only': ('SSSR only (no SISR, no FA)', 'dsrl', {
         'model.fa_loss': None,
         'model.sisr_head': None
+    }),
+    # Why FA hurts: which side its gradient should reach, what it should
+    # compare, how, and when.
+    'fa-to-seg': ('FA gradient into the segmentation only (SR detached)',
+                  'dsrl', {
+                      'model.fa_loss.gradient_to': 'seg'
+                  }),
+    'fa-to-sr': ('FA gradient into the SR side only (seg detached)', 'dsrl',
+                 {
+                     'model.fa_loss.gradient_to': 'sr'
+                 }),
+    'fa-hidden': ('FA on the SISR hidden layer (32 ch) instead of RGB',
+                  'dsrl', {
+                      'model.sisr_head.fa_features': 'hidden'
+                  }),
+    'fa-dot': ('FA on un-normalised dot products (re-implementations)',
+               'dsrl', {
+                   'model.fa_loss.p': None
+               }),
+    'fa-sub16': ('FA subsampled by 16 (paper: 8)', 'dsrl', {
+        'model.fa_loss.subsample': 16
+    }),
+    'fa-warmup': ('FA off for the first 300 iterations', 'dsrl', {
+        'model.fa_loss.warmup_iters': 300
     }),
 }
 
@@ -86,6 +116,73 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+# Per-class IoU of the thin classes where resolution should matter, and the
+# boundary (trimap, 3 px) mIoU, from the CamVid configs' val_evaluator.
+THIN_CLASSES = ('pole', 'sign_symbol', 'pedestrian', 'bicyclist', 'fence')
+DETAIL_KEYS = ('boundary3/mIoU', ) + tuple(f'IoU.{c}' for c in THIN_CLASSES)
+
+
+def with_detailed_metrics(run_dir: str, metrics: dict, config: str,
+                          cfg_options, data_root: str) -> dict:
+    """``metrics`` with per-class and boundary IoU; a run finished before
+    the configs had those metrics is evaluated again (its checkpoint with
+    the current val_evaluator) and its metrics.json updated."""
+    if all(k in metrics for k in DETAIL_KEYS):
+        return metrics
+    from mmseg_dsrl.utils.config_utils import load_config
+    from mmseg_dsrl.utils.experiments import evaluate_checkpoint
+    cfg = load_config(config, cfg_options)
+    extra = evaluate_checkpoint(cfg, osp.join(run_dir, metrics['checkpoint']),
+                                osp.join(run_dir, 'eval_detailed'), data_root)
+    metrics = dict(metrics, **{k: v for k, v in extra.items()
+                               if k not in metrics})
+    with open(osp.join(run_dir, 'metrics.json'), 'w') as f:
+        json.dump(metrics, f, indent=2)
+    return metrics
+
+
+def detail_table(rows) -> list:
+    """Boundary mIoU and thin-class IoU, mean over seeds."""
+    import statistics
+    lines = [
+        '', '| model | boundary mIoU (3 px) | ' +
+        ' | '.join(THIN_CLASSES) + ' |', '|---' * (2 + len(THIN_CLASSES)) +
+        '|'
+    ]
+    for r in rows:
+        cells = []
+        for k in DETAIL_KEYS:
+            values = [d[k] for d in r['details'] if d.get(k) is not None]
+            cells.append(f'{statistics.fmean(values):.2f}' if values else '')
+        lines.append(f'| {r["name"]} | ' + ' | '.join(cells) + ' |')
+    return lines
+
+
+def paired_table(rows, reference: str = 'lr') -> list:
+    """mIoU minus the same seed's ``reference`` row, per seed."""
+    from mmseg_dsrl.utils.experiments import mean_std
+    ref = next((r for r in rows if r['key'] == reference), None)
+    if ref is None:
+        return []
+    by_seed = dict(zip(ref['seed_list'], ref['mious']))
+    lines = [
+        '', f'| model | minus {ref["name"]}, same seed | mean ± std |',
+        '|---|---|---|'
+    ]
+    for r in rows:
+        if r is ref:
+            continue
+        diffs = [m - by_seed[s] for s, m in zip(r['seed_list'], r['mious'])
+                 if s in by_seed]
+        if not diffs:
+            continue
+        stats = mean_std(diffs)
+        lines.append(f'| {r["name"]} | '
+                     f'{", ".join(f"{d:+.2f}" for d in diffs)} | '
+                     f'{stats["mean"]:+.2f} ± {stats["std"]:.2f} |')
+    return lines
+
+
 def write_tables(rows, work_dir: str) -> None:
     from mmseg_dsrl.utils.experiments import format_mean_std
     with open(osp.join(work_dir, 'results.json'), 'w') as f:
@@ -105,6 +202,7 @@ def write_tables(rows, work_dir: str) -> None:
             f'{", ".join(f"{m:.2f}" for m in r["mious"])} | '
             f'{r["train_min"]:.0f} min/run | [{osp.basename(r["config"])}]'
             f'({r["config"]}){overrides} |')
+    lines += detail_table(rows) + paired_table(rows)
     with open(osp.join(work_dir, 'results.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     print('\n'.join(lines))
@@ -122,14 +220,18 @@ def main() -> None:
     for key in args.models:
         name, config, shape, cfg_options = resolve(key)
         seeds = args.seeds
-        mious, times, model = [], [], None
+        mious, times, details, model = [], [], [], None
         for seed in seeds:
-            metrics, model = train_or_reuse(
-                osp.join(work_dir, f'{key}_seed{seed}'),
-                osp.join(REPO, config), args.data_root, args.iters, seed,
-                cfg_options)
+            run_dir = osp.join(work_dir, f'{key}_seed{seed}')
+            metrics, model = train_or_reuse(run_dir, osp.join(REPO, config),
+                                            args.data_root, args.iters, seed,
+                                            cfg_options)
+            metrics = with_detailed_metrics(run_dir, metrics,
+                                            osp.join(REPO, config),
+                                            cfg_options, args.data_root)
             mious.append(metrics['mIoU'])
             times.append(metrics['train_s'])
+            details.append({k: metrics.get(k) for k in DETAIL_KEYS})
         flops = inference_complexity(model, (360, 480))['flops']
         lat = time_inference(
             model, (360, 480),
@@ -150,6 +252,8 @@ def main() -> None:
                 miou_std=stats['std'],
                 seeds=stats['n'],
                 mious=mious,
+                seed_list=list(seeds),
+                details=details,
                 train_min=sum(times) / len(times) / 60))
         write_tables(rows, work_dir)
 

@@ -46,5 +46,10 @@ val_dataloader = dict(
         data_prefix=dict(img_path='val', seg_map_path='valannot'),
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+# mmseg's mIoU plus each class's IoU and the IoU within 3 px of label
+# boundaries (thin classes and outlines are where resolution matters).
+val_evaluator = [
+    dict(type='PerClassIoUMetric', iou_metrics=['mIoU']),
+    dict(type='BoundaryIoUMetric', width=3)
+]
 test_evaluator = val_evaluator

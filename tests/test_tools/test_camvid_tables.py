@@ -1,0 +1,43 @@
+"""The CamVid recipe's tables: paired differences by seed, detail means."""
+import importlib.util
+import os.path as osp
+
+from dsrl_test_utils import REPO
+
+
+def tool():
+    spec = importlib.util.spec_from_file_location(
+        'camvid_benchmark',
+        osp.join(REPO, 'tools', 'experiments', 'camvid_benchmark.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def row(key, seeds, mious, details=None):
+    return dict(key=key, name=key.upper(), seed_list=seeds, mious=mious,
+                details=details or [{} for _ in seeds])
+
+
+def test_paired_differences_match_seeds_not_positions():
+    t = tool()
+    rows = [
+        row('lr', [0, 1, 2], [40.0, 42.0, 44.0]),
+        row('dsrl', [2, 0], [45.0, 41.5]),  # other order, seed 1 missing
+    ]
+    lines = t.paired_table(rows)
+    assert lines[-1] == '| DSRL | +1.00, +1.50 | +1.25 ± 0.35 |'
+
+
+def test_no_reference_row_no_paired_table():
+    assert tool().paired_table([row('dsrl', [0], [1.0])]) == []
+
+
+def test_detail_table_averages_available_seeds():
+    t = tool()
+    details = [{'boundary3/mIoU': 20.0, 'IoU.pole': 1.0},
+               {'boundary3/mIoU': 30.0, 'IoU.pole': None}]
+    line = t.detail_table([row('lr', [0, 1], [1.0, 2.0], details)])[-1]
+    cells = [c.strip() for c in line.strip('|').split('|')]
+    assert cells[:3] == ['LR', '25.00', '1.00']
+    assert cells[3:] == ['', '', '', '']  # classes without values stay empty
