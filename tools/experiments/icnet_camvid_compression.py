@@ -67,6 +67,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--finetune-iters', type=positive_int, default=600)
     parser.add_argument(
         '--finetune-lr-scale', type=positive_float, default=0.1)
+    parser.add_argument(
+        '--extra-lr-scales',
+        type=positive_float,
+        nargs='*',
+        default=[],
+        help='also fine-tune both schedules at these fractions of the '
+        'training LR (the fine-tuning LR is a prune.py default to justify)')
     parser.add_argument('--latency-runs', type=positive_int, default=20)
     args = parser.parse_args(argv)
     if args.progressive_steps[-1] != args.keep:
@@ -84,8 +91,8 @@ def load_prune_tool():
     return module
 
 
-def prune_or_reuse(folder: str, checkpoint: str, steps, args,
-                   seed: int) -> dict:
+def prune_or_reuse(folder: str, checkpoint: str, steps, args, seed: int,
+                   lr_scale: float) -> dict:
     """The last row of prune.py's summary for one pruning schedule."""
     summary = osp.join(folder, 'summary.json')
     if not osp.isfile(summary):
@@ -97,7 +104,7 @@ def prune_or_reuse(folder: str, checkpoint: str, steps, args,
             CONFIG, checkpoint, '--steps', *map(str, steps),
             '--finetune-iters',
             str(iters), '--finetune-lr-scale',
-            str(args.finetune_lr_scale), '--work-dir', folder,
+            str(lr_scale), '--work-dir', folder,
             '--trace-shape',
             str(SHAPE[0]),
             str(SHAPE[1]), '--cfg-options', f'randomness.seed={seed}',
@@ -109,6 +116,23 @@ def prune_or_reuse(folder: str, checkpoint: str, steps, args,
         print(f'== {folder}: reusing the finished pruning run', flush=True)
     with open(summary) as f:
         return json.load(f)[-1]
+
+
+def pruning_arms(args) -> list:
+    """``(name, keep ratios, fine-tuning LR scale)`` of every pruning arm:
+    progressive and one-shot at --finetune-lr-scale, then both again at
+    each of --extra-lr-scales."""
+    schedules = [
+        ('progressive ' + ' -> '.join(map(str, args.progressive_steps)),
+         list(args.progressive_steps)),
+        (f'one-shot {args.keep}', [args.keep]),
+    ]
+    arms = [(name, steps, args.finetune_lr_scale)
+            for name, steps in schedules]
+    for scale in args.extra_lr_scales:
+        arms += [(f'{name}, fine-tune LR x{scale:g}', steps, scale)
+                 for name, steps in schedules]
+    return arms
 
 
 def main(argv=None) -> None:
@@ -168,15 +192,13 @@ def main(argv=None) -> None:
                 models[f'exit {exit}'] = m
 
         prune_dir = osp.join(args.work_dir, f'icnet_prune_seed{seed}')
-        schedules = {
-            'progressive ' + ' -> '.join(map(str, args.progressive_steps)):
-            args.progressive_steps,
-            f'one-shot {args.keep}': [args.keep],
-        }
-        for name, steps in schedules.items():
+        for name, steps, lr_scale in pruning_arms(args):
             folder = osp.join(prune_dir,
                               '_'.join(['keep', *map(str, steps)]))
-            last = prune_or_reuse(folder, checkpoint, steps, args, seed)
+            if lr_scale != args.finetune_lr_scale:
+                folder += f'_lr{lr_scale:g}'
+            last = prune_or_reuse(folder, checkpoint, steps, args, seed,
+                                  lr_scale)
             record(name, last['mIoU'],
                    build_inference_model(
                        load_config(last['config']), last['checkpoint']))
@@ -215,8 +237,8 @@ def main(argv=None) -> None:
                 mious=miou[k],
                 miou_mean=stats['mean'],
                 miou_std=stats['std']))
-    pruned = [r['arm'] for r in rows if r['arm'].startswith(
-        ('progressive', 'one-shot'))]
+    arms = pruning_arms(args)
+    pruned = [a[0] for a in arms[:2]]
     scratch_arm = rows[-1]['arm']
     comparisons = {
         f'{pruned[0]} minus {pruned[1]}':
@@ -225,6 +247,11 @@ def main(argv=None) -> None:
         paired_differences(miou[pruned[0]], miou[scratch_arm]),
         f'{pruned[1]} minus {scratch_arm}':
         paired_differences(miou[pruned[1]], miou[scratch_arm]),
+        **{
+            f'{name} minus {base}': paired_differences(miou[name], miou[base])
+            for (name, _, _), base in zip(arms[2:], pruned * len(
+                args.extra_lr_scales))
+        },
         'exit sub124 minus exit sub24':
         paired_differences(miou['exit sub124'], miou['exit sub24']),
         'exit sub24 minus exit sub4':
