@@ -7,7 +7,7 @@ from mmseg.models.losses import weight_reduce_loss
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..functional import affinity_distance
+from ..functional import affinity_distance, resize_then_avg_pool
 from .utils import check_loss_args
 
 _POOLS = ('avg', 'max')
@@ -28,7 +28,8 @@ def feature_affinity_loss(feat_seg: Tensor,
                           pool: str = 'avg',
                           block_size: Optional[int] = None,
                           weight: Optional[Tensor] = None,
-                          reduction: str = 'mean') -> Tensor:
+                          reduction: str = 'mean',
+                          seg_align_corners: Optional[bool] = None) -> Tensor:
     """FA loss between SSSR and SISR features of the same spatial size.
 
     Args:
@@ -44,19 +45,40 @@ def feature_affinity_loss(feat_seg: Tensor,
             computation (default: sized to the cache from N and B).
         weight (Tensor, optional): Per-sample weight, shape (B,).
         reduction (str): 'none', 'mean' (over the batch) or 'sum'.
+        seg_align_corners (bool, optional): None: both maps must have the
+            same size. Otherwise ``feat_seg`` is first resized bilinearly
+            (with this ``align_corners``) to ``feat_sr``'s size; with
+            average pooling, resize and pooling are applied together as
+            small matrix products (:func:`resize_then_avg_pool`, the same
+            numbers without the HR-sized map).
 
     Returns:
         Tensor: The loss.
     """
-    if feat_seg.shape[2:] != feat_sr.shape[2:]:
+    size = tuple(feat_sr.shape[2:])
+    resize_seg = tuple(feat_seg.shape[2:]) != size
+    if resize_seg and seg_align_corners is None:
         raise ValueError(
             'FA loss compares the two branches position by position: '
             'SSSR features of spatial size '
             f'{tuple(feat_seg.shape[2:])} and SISR features of size '
-            f'{tuple(feat_sr.shape[2:])} differ')
+            f'{size} differ (pass seg_align_corners to resize the SSSR '
+            'side)')
+    pool_fn = F.avg_pool2d if pool == 'avg' else F.max_pool2d
+    if resize_seg and pool == 'avg':
+        feat_seg = resize_then_avg_pool(feat_seg, size, subsample,
+                                        seg_align_corners)
+    else:
+        if resize_seg:
+            feat_seg = F.interpolate(
+                feat_seg,
+                size=size,
+                mode='bilinear',
+                align_corners=seg_align_corners)
+        if subsample > 1:
+            feat_seg = pool_fn(feat_seg, subsample, subsample,
+                               ceil_mode=True)
     if subsample > 1:
-        pool_fn = F.avg_pool2d if pool == 'avg' else F.max_pool2d
-        feat_seg = pool_fn(feat_seg, subsample, subsample, ceil_mode=True)
         feat_sr = pool_fn(feat_sr, subsample, subsample, ceil_mode=True)
     loss = affinity_distance(
         feat_seg, feat_sr, p=p, q=q, block_size=block_size)
@@ -144,7 +166,8 @@ class FeatureAffinityLoss(nn.Module):
                 feat_seg: Tensor,
                 feat_sr: Tensor,
                 weight: Optional[Tensor] = None,
-                reduction_override: Optional[str] = None) -> Tensor:
+                reduction_override: Optional[str] = None,
+                seg_align_corners: Optional[bool] = None) -> Tensor:
         """Compute the weighted loss; see :func:`feature_affinity_loss`."""
         reduction = reduction_override or self.reduction
         if self.training and self.warmup_iters:
@@ -167,7 +190,7 @@ class FeatureAffinityLoss(nn.Module):
             feat_seg = feat_seg.detach()
         return self.loss_weight * feature_affinity_loss(
             feat_seg, feat_sr, self.p, self.q, self.subsample, self.pool,
-            self.block_size, weight, reduction)
+            self.block_size, weight, reduction, seg_align_corners)
 
     @property
     def loss_name(self) -> str:

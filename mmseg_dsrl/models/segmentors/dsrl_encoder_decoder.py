@@ -4,7 +4,6 @@ import inspect
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
@@ -303,18 +302,6 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
     # ------------------------------------------------------------------
     # training
     # ------------------------------------------------------------------
-    def _align_fa_features(self, sssr_feats: Tensor,
-                           sr_image: Tensor) -> Tensor:
-        """Bilinearly bring the SSSR FA features to the HR size of the SISR
-        reconstruction (the FA loss compares positions one to one)."""
-        if sssr_feats.shape[2:] == sr_image.shape[2:]:
-            return sssr_feats
-        return F.interpolate(
-            sssr_feats,
-            size=sr_image.shape[2:],
-            mode='bilinear',
-            align_corners=self.align_corners)
-
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         """SSSR + auxiliary + SISR + FA losses.
 
@@ -337,8 +324,12 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
             sr_losses, sr_feats = self.sisr_head.loss(x, inputs)
             losses.update(add_prefix(sr_losses, 'sisr'))
             if self.fa_loss is not None:
+                # The SSSR features are brought to the HR size of the SISR
+                # side inside the loss (fused with its subsampling).
                 fa = self.fa_loss(
-                    self._align_fa_features(sssr_feats, sr_feats), sr_feats)
+                    sssr_feats,
+                    sr_feats,
+                    seg_align_corners=self.align_corners)
                 losses[f'fa.{self.fa_loss.loss_name}'] = fa
         return losses
 

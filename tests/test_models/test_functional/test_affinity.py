@@ -146,3 +146,27 @@ def test_automatic_block_size_bounds():
     assert auto_block_size(2, 32768) == 16  # 1 MiB / (2 * 32768 * 4) = 4
     assert auto_block_size(1, 2700) == 97
     assert auto_block_size(1, 10) == 10  # never more rows than positions
+
+
+@pytest.mark.parametrize('in_hw, size, k, corners', [
+    ((90, 120), (360, 480), 8, False),
+    ((23, 30), (360, 480), 8, False),
+    ((7, 9), (50, 70), 8, True),  # ceil-mode partial windows
+    ((92, 120), (368, 480), 16, False),
+])
+def test_resize_then_avg_pool_is_the_composition(in_hw, size, k, corners):
+    import torch.nn.functional as F
+
+    from mmseg_dsrl.models.functional import resize_then_avg_pool
+    x = torch.randn(2, 5, *in_hw, dtype=torch.float64, requires_grad=True)
+    ref = F.avg_pool2d(
+        F.interpolate(x, size, mode='bilinear', align_corners=corners), k,
+        k, ceil_mode=True)
+    out = resize_then_avg_pool(x, size, k, corners)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    g = torch.randn_like(ref)
+    torch.testing.assert_close(
+        torch.autograd.grad(out, x, g)[0],
+        torch.autograd.grad(ref, x, g)[0],
+        rtol=0,
+        atol=1e-12)

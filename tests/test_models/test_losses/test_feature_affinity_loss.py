@@ -135,3 +135,19 @@ def test_warmup_without_an_iteration_fails_clearly():
 def test_bad_options_fail_at_build(kwargs, match):
     with pytest.raises(ValueError, match=match):
         FeatureAffinityLoss(**kwargs)
+
+
+@pytest.mark.parametrize('pool', ['avg', 'max'])
+def test_smaller_seg_features_are_resized_to_the_sr_size(pool):
+    """seg_align_corners: the SSSR side is bilinearly brought to the SR
+    size first (fused with the pooling for 'avg'): same value as resizing
+    it explicitly."""
+    seg, sr = _feats(8, h=16, w=24)
+    small = F.avg_pool2d(seg, 4)  # (4, 6)
+    module = FeatureAffinityLoss(subsample=4, pool=pool)
+    resized = F.interpolate(small, size=(16, 24), mode='bilinear',
+                            align_corners=False)
+    torch.testing.assert_close(
+        module(small, sr, seg_align_corners=False), module(resized, sr))
+    with pytest.raises(ValueError, match='pass seg_align_corners'):
+        module(small, sr)
