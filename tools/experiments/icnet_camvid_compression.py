@@ -118,6 +118,22 @@ def prune_or_reuse(folder: str, checkpoint: str, steps, args, seed: int,
         return json.load(f)[-1]
 
 
+def narrower(cfg, keep: float) -> dict:
+    """Config overrides for the model at ``keep`` of its width: the
+    backbone's width multiplier and the heads' input channels scaled."""
+    model = cfg.model
+    options = {
+        'model.backbone.width_multiplier':
+        model.backbone.width_multiplier * keep,
+        'model.decode_head.in_channels':
+        int(model.decode_head.in_channels * keep),
+    }
+    for i, head in enumerate(model.get('auxiliary_head') or []):
+        options[f'model.auxiliary_head.{i}.in_channels'] = int(
+            head.in_channels * keep)
+    return options
+
+
 def pruning_arms(args) -> list:
     """``(name, keep ratios, fine-tuning LR scale)`` of every pruning arm:
     progressive and one-shot at --finetune-lr-scale, then both again at
@@ -208,7 +224,7 @@ def main(argv=None) -> None:
             osp.join(args.work_dir, f'icnet_w{scratch_width:g}_scratch_seed'
                      f'{seed}'), CONFIG, args.data_root,
             iters + args.finetune_iters, seed,
-            {'model.backbone.width_multiplier': scratch_width})
+            narrower(base_cfg, args.keep))
         record(f'width {scratch_width:g} from scratch '
                f'({iters + args.finetune_iters} iters)', metrics['mIoU'],
                scratch)
