@@ -1,4 +1,5 @@
 """Model building, complexity and latency measurement for the tools."""
+import copy
 import statistics
 import time
 from typing import Callable, Dict, List, Optional, Tuple
@@ -18,7 +19,10 @@ def build_inference_model(cfg: Config,
     weights from ``checkpoint`` if given."""
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     from mmseg.registry import MODELS
-    model = MODELS.build(cfg.model)
+
+    # A copy: models built from one config would otherwise share its nested
+    # dicts (e.g. test_cfg), so changing one model's ICNet exit changed all.
+    model = MODELS.build(copy.deepcopy(cfg.model))
     if checkpoint:
         load_checkpoint(model, checkpoint, map_location='cpu')
     model = revert_sync_batchnorm(model)

@@ -207,3 +207,22 @@ def test_prune_tool_two_steps_end_to_end(tmp_path, icnet_checkpoint,
     with torch.no_grad():
         out = model(torch.randn(1, 3, 64, 128), mode='tensor')
     assert out.shape[1] == 7
+
+
+def test_prune_tool_defaults_are_the_measured_recipe():
+    """One shot to 0.5, 60 % of the training schedule, full LR (CamVid
+    measurements on configs/icnet/README.md)."""
+    import importlib.util
+    from mmengine.config import Config
+    spec = importlib.util.spec_from_file_location(
+        'dsrl_prune_tool', osp.join(REPO, 'tools', 'compression', 'prune.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    args = tool.parse_args(['c.py', 'x.pth', '--work-dir', 'w'])
+    assert args.steps == [0.5] and args.finetune_lr_scale == 1.0
+    assert args.finetune_iters is None
+    cfg = Config(dict(train_cfg=dict(max_iters=1000)))
+    assert tool.default_finetune_iters(cfg, 1) == 600
+    assert tool.default_finetune_iters(cfg, 2) == 300
+    with pytest.raises(ValueError, match='no train_cfg.max_iters'):
+        tool.default_finetune_iters(Config(dict()), 1)

@@ -44,3 +44,17 @@ def test_training_only_parameters_are_not_counted():
         n(model.decode_head.fa_transform))
     assert counted == expected
     assert inference_complexity(model, (64, 96))['params'] == expected
+
+
+def test_models_built_from_one_config_do_not_share_test_cfg():
+    """Setting one model's test_cfg (e.g. an ICNet exit) must not change a
+    second model built from the same config."""
+    from dsrl_test_utils import tiny_segmentor_cfg
+    from mmengine.config import Config
+
+    from mmseg_dsrl.utils.analysis import build_inference_model
+    cfg = Config(dict(model=tiny_segmentor_cfg(type='EncoderDecoder')))
+    first, second = build_inference_model(cfg), build_inference_model(cfg)
+    first.test_cfg.mode = 'slide'
+    assert second.test_cfg.mode == 'whole'
+    assert cfg.model.test_cfg.mode == 'whole'

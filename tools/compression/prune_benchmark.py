@@ -18,7 +18,7 @@ import os.path as osp
 import statistics
 import sys
 import time
-from mmseg_dsrl.utils.cli import non_negative_int, positive_int
+from mmseg_dsrl.utils.cli import non_negative_int, positive_float, positive_int
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
@@ -47,6 +47,10 @@ def main() -> None:
     parser.add_argument('--train-iters', type=positive_int, default=400)
     parser.add_argument('--finetune-iters', type=non_negative_int, default=200,
                         help='total fine-tuning iterations per schedule')
+    parser.add_argument(
+        '--finetune-lr-scale', type=positive_float, default=1.0,
+        help="fraction of the config's LR for fine-tuning (prune.py's "
+        'default 1.0)')
     parser.add_argument(
         '--shape', type=positive_int, nargs=2, default=[256, 512])
     parser.add_argument('--runs', type=positive_int, default=10)
@@ -91,7 +95,8 @@ def main() -> None:
         folder = osp.join(work, name.split()[0])
         prune.main([
             CONFIG, ckpt, '--steps', *steps, '--finetune-iters',
-            str(iters), '--work-dir', folder, '--trace-shape',
+            str(iters), '--finetune-lr-scale',
+            str(args.finetune_lr_scale), '--work-dir', folder, '--trace-shape',
             str(args.shape[0]), str(args.shape[1]), '--cfg-options',
             *R50, *data_opts
         ])

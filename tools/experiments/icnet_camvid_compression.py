@@ -203,9 +203,10 @@ def main(argv=None) -> None:
         for exit in EXITS:
             record(f'exit {exit}', exits[exit])
             if f'exit {exit}' not in models:
-                m = build_inference_model(model.cfg, checkpoint)
-                m.test_cfg.exit = exit
-                models[f'exit {exit}'] = m
+                models[f'exit {exit}'] = build_inference_model(
+                    load_config(
+                        osp.join(run_dir, osp.basename(CONFIG)),
+                        {'model.test_cfg.exit': exit}), checkpoint)
 
         prune_dir = osp.join(args.work_dir, f'icnet_prune_seed{seed}')
         for name, steps, lr_scale in pruning_arms(args):
@@ -256,23 +257,24 @@ def main(argv=None) -> None:
     arms = pruning_arms(args)
     pruned = [a[0] for a in arms[:2]]
     scratch_arm = rows[-1]['arm']
-    comparisons = {
-        f'{pruned[0]} minus {pruned[1]}':
-        paired_differences(miou[pruned[0]], miou[pruned[1]]),
-        f'{pruned[0]} minus {scratch_arm}':
-        paired_differences(miou[pruned[0]], miou[scratch_arm]),
-        f'{pruned[1]} minus {scratch_arm}':
-        paired_differences(miou[pruned[1]], miou[scratch_arm]),
-        **{
-            f'{name} minus {base}': paired_differences(miou[name], miou[base])
-            for (name, _, _), base in zip(arms[2:], pruned * len(
-                args.extra_lr_scales))
-        },
+    comparisons = {}
+    for i in range(0, len(arms), 2):  # progressive vs. one-shot, each LR
+        progressive, one_shot = arms[i][0], arms[i + 1][0]
+        comparisons[f'{progressive} minus {one_shot}'] = paired_differences(
+            miou[progressive], miou[one_shot])
+    for name, _, _ in arms:
+        comparisons[f'{name} minus {scratch_arm}'] = paired_differences(
+            miou[name], miou[scratch_arm])
+    for (name, _, _), base in zip(arms[2:],
+                                  pruned * len(args.extra_lr_scales)):
+        comparisons[f'{name} minus {base}'] = paired_differences(
+            miou[name], miou[base])
+    comparisons.update({
         'exit sub124 minus exit sub24':
         paired_differences(miou['exit sub124'], miou['exit sub24']),
         'exit sub24 minus exit sub4':
         paired_differences(miou['exit sub24'], miou['exit sub4']),
-    }
+    })
     result = dict(
         seeds=args.seeds,
         finetune_iters=args.finetune_iters,
