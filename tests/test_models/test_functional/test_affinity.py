@@ -143,8 +143,8 @@ def test_unnormalised_affinity_is_the_plain_dot_product():
 
 def test_automatic_block_size_bounds():
     from mmseg_dsrl.models.functional import auto_block_size
-    assert auto_block_size(2, 32768) == 16  # 1 MiB / (2 * 32768 * 4) = 4
-    assert auto_block_size(1, 2700) == 97
+    assert auto_block_size(2, 32768) == 64
+    assert auto_block_size(4, 2700) == 64
     assert auto_block_size(1, 10) == 10  # never more rows than positions
 
 
