@@ -151,3 +151,31 @@ def time_runner(runner: Callable[[torch.Tensor], object],
         max=max(times),
         stdev=statistics.stdev(times) if len(times) > 1 else 0.0,
         images_per_s=inputs.shape[0] / median)
+
+
+def round_robin_times(calls: Dict[str, Callable[[], object]],
+                      rounds: int,
+                      warmup: int = 1,
+                      cuda: bool = False) -> Dict[str, List[float]]:
+    """Seconds of every call in ``calls``, timed round-robin: ``warmup``
+    untimed rounds, then ``rounds`` rounds that call each entry once, so
+    machine drift hits every entry alike (CUDA synchronised if ``cuda``).
+
+    Returns:
+        dict: name -> list of ``rounds`` durations.
+    """
+    times: Dict[str, List[float]] = {k: [] for k in calls}
+    with torch.no_grad():
+        for _ in range(warmup):
+            for call in calls.values():
+                call()
+        for _ in range(rounds):
+            for name, call in calls.items():
+                if cuda:
+                    torch.cuda.synchronize()
+                start = time.perf_counter()
+                call()
+                if cuda:
+                    torch.cuda.synchronize()
+                times[name].append(time.perf_counter() - start)
+    return times

@@ -58,3 +58,15 @@ def test_models_built_from_one_config_do_not_share_test_cfg():
     first.test_cfg.mode = 'slide'
     assert second.test_cfg.mode == 'whole'
     assert cfg.model.test_cfg.mode == 'whole'
+
+
+def test_round_robin_times_every_call_once_per_round_in_order():
+    from mmseg_dsrl.utils.analysis import round_robin_times
+    order = []
+    times = round_robin_times(
+        {'a': lambda: order.append('a'), 'b': lambda: order.append('b')},
+        rounds=3,
+        warmup=2)
+    assert order == ['a', 'b'] * 5  # 2 warm-up + 3 timed rounds
+    assert {k: len(v) for k, v in times.items()} == {'a': 3, 'b': 3}
+    assert all(t >= 0 for v in times.values() for t in v)

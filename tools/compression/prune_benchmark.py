@@ -18,6 +18,7 @@ import os.path as osp
 import statistics
 import sys
 import time
+from functools import partial
 from mmseg_dsrl.utils.cli import non_negative_int, positive_float, positive_int
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -63,6 +64,7 @@ def main() -> None:
         build_inference_model,
         inference_complexity,
         random_inputs,
+        round_robin_times,
     )
     from mmseg_dsrl.utils.config_utils import load_config
     from mmseg_dsrl.utils.experiments import train_and_evaluate
@@ -114,15 +116,9 @@ def main() -> None:
         rows['unpruned'] = dict(mIoU=float('nan'))
     shape = tuple(args.shape)
     x = random_inputs(models['unpruned'], shape)
-    times = {k: [] for k in models}
-    with torch.no_grad():
-        for m in models.values():
-            m(x, mode='predict')
-        for _ in range(args.runs):
-            for k, m in models.items():
-                start = time.perf_counter()
-                m(x, mode='predict')
-                times[k].append(time.perf_counter() - start)
+    times = round_robin_times(
+        {k: partial(m, x, mode='predict')
+         for k, m in models.items()}, args.runs)
     base = inference_complexity(models['unpruned'], shape)
     print(f'\nICNet-R50 on the demo data, input {shape}, CPU '
           f'{torch.get_num_threads()} threads, {args.runs} round-robin runs')

@@ -27,6 +27,7 @@ import os.path as osp
 import statistics
 import sys
 import time
+from functools import partial
 
 import torch
 
@@ -114,7 +115,10 @@ def load_inputs(model, shape, image):
 def main(argv=None) -> None:
     args = parse_args(argv)
     import mmseg_dsrl  # noqa: F401
-    from mmseg_dsrl.utils.analysis import build_inference_model
+    from mmseg_dsrl.utils.analysis import (
+        build_inference_model,
+        round_robin_times,
+    )
     from mmseg_dsrl.utils.config_utils import load_config
     from mmseg_dsrl.utils.inference_paths import (
         InferencePath,
@@ -143,20 +147,12 @@ def main(argv=None) -> None:
             print(f'{name:>16s} {key:>22s}: ready in {build_s:.1f} s, labels '
                   f'agree with eager fp32 on '
                   f'{checks[name, key]["label_agreement"]:.3f} %', flush=True)
-    times = {(n, k): [] for n, k, _, _ in entries}
-    with torch.no_grad():
-        for _ in range(args.warmup):
-            for _, _, runner, x in entries:
-                runner(x)
-        for _ in range(args.rounds):
-            for n, k, runner, x in entries:
-                if x.device.type == 'cuda':
-                    torch.cuda.synchronize()
-                start = time.perf_counter()
-                runner(x)
-                if x.device.type == 'cuda':
-                    torch.cuda.synchronize()
-                times[n, k].append(time.perf_counter() - start)
+    times = round_robin_times(
+        {(n, k): partial(runner, x)
+         for n, k, runner, x in entries},
+        args.rounds,
+        warmup=args.warmup,
+        cuda=args.device.startswith('cuda'))
     rows = []
     for (n, k), ts in times.items():
         median = statistics.median(ts)

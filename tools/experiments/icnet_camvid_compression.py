@@ -29,7 +29,7 @@ import os
 import os.path as osp
 import statistics
 import sys
-import time
+from functools import partial
 
 from mmseg_dsrl.utils.cli import (
     keep_ratio,
@@ -160,6 +160,7 @@ def main(argv=None) -> None:
         build_inference_model,
         inference_complexity,
         random_inputs,
+        round_robin_times,
     )
     from mmseg_dsrl.utils.config_utils import load_config
     from mmseg_dsrl.utils.experiments import (
@@ -232,15 +233,9 @@ def main(argv=None) -> None:
 
     # Complexity and round-robin latency of one model per arm.
     x = random_inputs(models['exit sub124'], SHAPE)
-    times = {k: [] for k in models}
-    with torch.no_grad():
-        for m in models.values():
-            m(x, mode='predict')
-        for _ in range(args.latency_runs):
-            for k, m in models.items():
-                start = time.perf_counter()
-                m(x, mode='predict')
-                times[k].append(time.perf_counter() - start)
+    times = round_robin_times(
+        {k: partial(m, x, mode='predict')
+         for k, m in models.items()}, args.latency_runs)
     rows = []
     for k, m in models.items():
         c = inference_complexity(m, SHAPE)
