@@ -1,12 +1,13 @@
 """The README's main job: DSRL vs. its same-input baseline on the demo data.
 
 Writes the synthetic demo dataset (if absent), trains the low-resolution
-baseline and the DSRL model with the same schedule, evaluates both and
-prints their mIoU (and per-class IoU of the thin classes) side by side with
-the inference GFLOPs. Everything goes to a new folder under work_dirs/.
+baseline, DSRL as shipped (SSSR + SISR) and DSRL in the paper's setting
+(SSSR + SISR + FA) with the same schedule, evaluates them and prints their
+mIoU (and per-class IoU of the thin classes) side by side with the inference
+GFLOPs. Everything goes to a new folder under work_dirs/.
 
 Example:
-    python tools/run_demo.py            # ~6 min on a 2-core CPU
+    python tools/run_demo.py            # ~9 min on a 2-core CPU
     python tools/run_demo.py --iters 100 --seed 1
 """
 import argparse
@@ -25,6 +26,9 @@ CONFIGS = {
     'configs/dsrl/lr-input_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-128x256.py',
     'DSRL (128x256 in, 256x512 out)':
     'configs/dsrl/dsrl_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-128x256.py',
+    'DSRL, paper setting (+ FA)':
+    'configs/dsrl/dsrl-paper_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-'
+    '128x256.py',
 }
 THIN = ('lane_marking', 'pole', 'sign')
 

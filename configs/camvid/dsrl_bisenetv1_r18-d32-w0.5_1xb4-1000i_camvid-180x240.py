@@ -1,5 +1,8 @@
 # DSRL: the network sees 180x240 and predicts the native 360x480.
-_base_ = ['./bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid-360x480.py']
+_base_ = [
+    './bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid-360x480.py',
+    '../_base_/dsrl/fa_loss.py'
+]
 model = dict(
     type='DSRLEncoderDecoder',
     input_scale=0.5,
@@ -8,4 +11,5 @@ model = dict(
         type='SISRHead',
         in_index=0,
         loss=dict(type='PixelMSELoss', loss_weight=0.1)),
-    fa_loss=dict(type='FeatureAffinityLoss', subsample=8, loss_weight=1.0))
+    # None: no FA (measured best, see fa_loss.py); paper: dsrl_fa_loss_paper
+    fa_loss={{_base_.dsrl_fa_loss}})

@@ -34,10 +34,13 @@ def test_config_builds(path):
     cfg = Config.fromfile(path)
     assert cfg.custom_imports['imports'] == ['mmseg_dsrl']
     model = MODELS.build(cfg.model)
-    if osp.basename(path).startswith('dsrl_'):
+    if osp.basename(path).startswith(('dsrl_', 'dsrl-paper_')):
         assert type(model).__name__ == 'DSRLEncoderDecoder'
         assert model.input_scale == 0.5
-        assert model.sisr_head is not None and model.fa_loss is not None
+        assert model.sisr_head is not None
+        # The shipped default has no FA; the paper setting is one config away.
+        paper = osp.basename(path).startswith('dsrl-paper_')
+        assert (model.fa_loss is not None) == paper
     elif osp.basename(path).startswith('lr-input_'):
         assert type(model).__name__ == 'LRInputEncoderDecoder'
         assert model.input_scale == 0.5
@@ -58,3 +61,33 @@ def test_dsrl_cityscapes_config_is_a_short_delta(path):
     cfg = Config.fromfile(path)
     # Network input 512x1024 of a 1024x2048 HR crop.
     assert tuple(cfg.model.data_preprocessor['size']) == (1024, 2048)
+
+
+FA_PRESETS = Config.fromfile(
+    osp.join(REPO, 'configs', '_base_', 'dsrl', 'fa_loss.py'))
+
+
+@pytest.mark.parametrize(
+    'path', [p for p in CONFIGS if osp.basename(p).startswith('dsrl-paper_')],
+    ids=_name)
+def test_paper_config_is_the_default_plus_the_paper_fa(path):
+    """A ``dsrl-paper_*`` config is its ``dsrl_*`` config with the preset
+    ``dsrl_fa_loss_paper`` as FA and nothing else changed."""
+    paper = Config.fromfile(path)
+    default = Config.fromfile(
+        osp.join(
+            osp.dirname(path),
+            osp.basename(path).replace('dsrl-paper_', 'dsrl_', 1)))
+    assert default.model.fa_loss is None
+    assert paper.model.fa_loss == FA_PRESETS.dsrl_fa_loss_paper
+    paper.model.fa_loss = None
+    assert paper.to_dict() == default.to_dict()
+
+
+def test_fa_presets_are_the_paper_and_none():
+    from mmseg_dsrl.models.losses import FeatureAffinityLoss
+    assert FA_PRESETS.dsrl_fa_loss is None
+    fa = MODELS.build(FA_PRESETS.dsrl_fa_loss_paper)
+    # The paper's Eq. 5-6 (and the class defaults): cosine, q=1, subsample 8.
+    assert (fa.p, fa.q, fa.subsample, fa.loss_weight) == (2, 1, 8, 1.0)
+    assert isinstance(fa, FeatureAffinityLoss)

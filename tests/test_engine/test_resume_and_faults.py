@@ -19,9 +19,10 @@ from mmseg_dsrl.utils.config_utils import use_bn_without_cuda
 
 pytestmark = pytest.mark.integration
 
+# The paper setting (SSSR + SISR + FA): every part goes through the tools.
 DSRL_CFG = osp.join(
     REPO, 'configs', 'dsrl',
-    'dsrl_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-128x256.py')
+    'dsrl-paper_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-128x256.py')
 
 
 def _options(data_root, max_iters, work_dir):

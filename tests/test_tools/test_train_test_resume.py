@@ -8,7 +8,11 @@ from dsrl_test_utils import REPO
 
 pytestmark = pytest.mark.integration
 
+# The paper setting (SSSR + SISR + FA): every part goes through the tools.
 DSRL_CFG = osp.join(
+    REPO, 'configs', 'dsrl',
+    'dsrl-paper_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-128x256.py')
+DEFAULT_DSRL_CFG = osp.join(
     REPO, 'configs', 'dsrl',
     'dsrl_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-128x256.py')
 
@@ -122,11 +126,13 @@ def test_mmseg_packaged_train_tool_trains_plugin_config(
     env, python = python_env
     mmseg_train = osp.join(
         osp.dirname(mmseg.__file__), '.mim', 'tools', 'train.py')
+    # The shipped default (no FA) through mmseg's own tool.
     out = run([
-        python, mmseg_train, DSRL_CFG, '--work-dir',
+        python, mmseg_train, DEFAULT_DSRL_CFG, '--work-dir',
         str(tmp_path), '--cfg-options', *small_run_options(demo_data_root, 2)
     ], env)
-    assert 'fa.loss_fa' in out
+    assert 'sisr.loss_sr' in out and 'decode.loss_ce' in out
+    assert 'fa.loss_fa' not in out
     assert osp.isfile(osp.join(str(tmp_path), 'iter_2.pth'))
 
 

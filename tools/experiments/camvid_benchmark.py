@@ -32,9 +32,12 @@ MODELS = {
     'lr': ('same, 180x240 input (bilinear to 360x480)',
            'configs/camvid/lr-input_bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid-'
            '180x240.py', (180, 240)),
-    'dsrl': ('DSRL, 180x240 input -> 360x480',
+    'dsrl': ('DSRL (SSSR + SISR; the shipped default, no FA)',
              'configs/camvid/dsrl_bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid-'
              '180x240.py', (180, 240)),
+    'dsrl-paper': ('DSRL, paper setting (SSSR + SISR + FA, w_fa 1.0)',
+                   'configs/camvid/dsrl-paper_bisenetv1_r18-d32-w0.5_1xb4-'
+                   '1000i_camvid-180x240.py', (180, 240)),
     'icnet': ('ICNet-R18 w0.5 (paper cascade), 360x480',
               'configs/camvid/icnet-cascade_r18-d8-w0.5_1xb4-1000i_camvid-'
               '360x480.py', (360, 480)),
@@ -45,44 +48,43 @@ MODELS = {
                    'configs/camvid/dsrl_icnet-cascade_r18-d8-w0.5_1xb4-1000i_'
                    'camvid-180x240.py', (180, 240)),
 }
-# Ablations of the DSRL row (same config, parts switched off with
-# --cfg-options-style overrides): which of SISR and FA carries the effect,
-# and does a lighter FA term help?
+# Ablations of the DSRL rows (same config, one part changed with
+# --cfg-options-style overrides). The shipped DSRL row is the paper setting
+# without FA; the FA variants change one thing of the paper setting each.
 ABLATIONS = {
-    'dsrl-no-fa': ('DSRL without FA (SSSR + SISR)', 'dsrl', {
-        'model.fa_loss': None
-    }),
-    'dsrl-fa-w0.1': ('DSRL, FA weight 0.1 (paper: 1.0)', 'dsrl', {
-        'model.fa_loss.loss_weight': 0.1
-    }),
     'sssr-only': ('SSSR only (no SISR, no FA)', 'dsrl', {
-        'model.fa_loss': None,
         'model.sisr_head': None
     }),
+    'dsrl-fa-w0.1': ('paper setting, FA weight 0.1 (paper: 1.0)',
+                     'dsrl-paper', {
+                         'model.fa_loss.loss_weight': 0.1
+                     }),
     # Why FA hurts: which side its gradient should reach, what it should
     # compare, how, and when.
-    'fa-to-seg': ('FA gradient into the segmentation only (SR detached)',
-                  'dsrl', {
+    'fa-to-seg': ('paper setting, FA gradient into the segmentation only '
+                  '(SR detached)', 'dsrl-paper', {
                       'model.fa_loss.gradient_to': 'seg'
                   }),
-    'fa-to-sr': ('FA gradient into the SR side only (seg detached)', 'dsrl',
-                 {
+    'fa-to-sr': ('paper setting, FA gradient into the SR side only (seg '
+                 'detached)', 'dsrl-paper', {
                      'model.fa_loss.gradient_to': 'sr'
                  }),
-    'fa-hidden': ('FA on the SISR hidden layer (32 ch) instead of RGB',
-                  'dsrl', {
+    'fa-hidden': ('paper setting, FA on the SISR hidden layer (32 ch) '
+                  'instead of RGB', 'dsrl-paper', {
                       'model.sisr_head.fa_features': 'hidden'
                   }),
-    'fa-dot': ('FA on un-normalised dot products (re-implementations)',
-               'dsrl', {
+    'fa-dot': ('paper setting, FA on un-normalised dot products '
+               '(re-implementations)', 'dsrl-paper', {
                    'model.fa_loss.p': None
                }),
-    'fa-sub16': ('FA subsampled by 16 (paper: 8)', 'dsrl', {
-        'model.fa_loss.subsample': 16
-    }),
-    'fa-warmup': ('FA off for the first 300 iterations', 'dsrl', {
-        'model.fa_loss.warmup_iters': 300
-    }),
+    'fa-sub16': ('paper setting, FA subsampled by 16 (paper: 8)',
+                 'dsrl-paper', {
+                     'model.fa_loss.subsample': 16
+                 }),
+    'fa-warmup': ('paper setting, FA off for the first 300 iterations',
+                  'dsrl-paper', {
+                      'model.fa_loss.warmup_iters': 300
+                  }),
 }
 
 

@@ -1,9 +1,13 @@
 # Shared pieces of the DSRL / LR-baseline Cityscapes configs: the network
 # sees 512x1024 (input_scale=0.5) and predicts 1024x2048.
 #
+# FA: `dsrl_fa_loss` (this project's default) and `dsrl_fa_loss_paper`, from
+# ./fa_loss.py.
+#
 # Only names that no stock mmseg config defines live here, so this file can
 # be a second `_base_` next to any stock config; leaves pull the values in
 # with {{_base_.NAME}}.
+_base_ = ['./fa_loss.py']
 hr_crop_size = (1024, 2048)
 hr_data_preprocessor = dict(size=hr_crop_size)
 hr_train_pipeline = [
@@ -25,9 +29,6 @@ dsrl_sssr_head = dict(
     upsample_factor=4,
     variant='logits',
     norm_cfg=dict(type='SyncBN', requires_grad=True))
-# FA: paper's formula, p=2 (cosine), q=1, positions subsampled by 8.
-dsrl_fa_loss = dict(
-    type='FeatureAffinityLoss', p=2, q=1, subsample=8, loss_weight=1.0)
 # SISR: ESPCN; MSE on the normalised HR image with w_sr = 0.1.
 dsrl_sisr_loss = dict(type='PixelMSELoss', loss_weight=0.1)
 # Resume reproduces an uninterrupted run exactly (torch's random state is
