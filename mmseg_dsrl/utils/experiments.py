@@ -183,3 +183,46 @@ def format_mean_std(mean: float, std: float, n: int) -> str:
     """``'mean ± std'`` over ``n`` runs, or ``'mean'`` alone for one run
     (a spread over one seed would read as "no spread")."""
     return f'{mean:.2f} ± {std:.2f}' if n > 1 else f'{mean:.2f}'
+
+
+def final_training_losses(run_dir: str,
+                          last_fraction: float = 0.2) -> Dict[str, float]:
+    """Mean of each logged loss term over the last ``last_fraction`` of a
+    run's training iterations, read from mmengine's text log in
+    ``run_dir/<timestamp>/<timestamp>.log`` (the newest one that logged
+    training).
+
+    Returns:
+        dict: ``{'decode.loss_ce': ..., 'sisr.loss_sr': ..., ...}`` (the
+        logged, i.e. weighted, values; ``loss`` is their sum); empty when no
+        training iteration was logged.
+    """
+    import glob
+    import re
+    if not 0 < last_fraction <= 1:
+        raise ValueError(f'last_fraction must be in (0, 1], got '
+                         f'{last_fraction}')
+    line_re = re.compile(r'Iter\(train\)\s*\[\s*(\d+)/(\d+)\](.*)$')
+    pair_re = re.compile(r'(\S*loss\S*):\s+(-?[\d.]+(?:e[-+]?\d+)?)')
+    for log in sorted(glob.glob(osp.join(run_dir, '*', '*.log')),
+                      reverse=True):
+        records = []
+        with open(log) as f:
+            for line in f:
+                match = line_re.search(line)
+                if match:
+                    it, total, rest = match.groups()
+                    records.append((int(it), int(total),
+                                    dict((k, float(v))
+                                         for k, v in pair_re.findall(rest))))
+        if not records:
+            continue
+        total = records[-1][1]
+        first = total - last_fraction * total
+        sums: Dict[str, List[float]] = {}
+        for it, _, losses in records:
+            if it > first:
+                for k, v in losses.items():
+                    sums.setdefault(k, []).append(v)
+        return {k: sum(v) / len(v) for k, v in sums.items()}
+    return {}

@@ -41,3 +41,17 @@ def test_detail_table_averages_available_seeds():
     cells = [c.strip() for c in line.strip('|').split('|')]
     assert cells[:3] == ['LR', '25.00', '1.00']
     assert cells[3:] == ['', '', '', '']  # classes without values stay empty
+
+
+def test_loss_table_averages_seeds_and_leaves_absent_terms_empty():
+    t = tool()
+    lr = row('lr', [0, 1], [1.0, 2.0])
+    lr['final_losses'] = [{'decode.loss_ce': 0.8}, {'decode.loss_ce': 0.9}]
+    paper = row('dsrl-paper', [0], [1.0])
+    paper['final_losses'] = [{'decode.loss_ce': 0.88, 'sisr.loss_sr': 0.11,
+                              'fa.loss_fa': 0.0096}]
+    lines = t.loss_table([lr, paper])
+    cells = [[c.strip() for c in ln.strip('|').split('|')]
+             for ln in lines[-2:]]
+    assert cells[0][:4] == ['LR', '0.8500', '', '']
+    assert cells[1][:4] == ['DSRL-PAPER', '0.8800', '0.1100', '0.0096']

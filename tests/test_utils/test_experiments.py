@@ -67,3 +67,36 @@ def test_paired_differences_pair_by_position():
     assert paired_differences([3.0, 1.0], [1.0, 2.0]) == [2.0, -1.0]
     with pytest.raises(ValueError, match='equal lengths'):
         paired_differences([1.0], [1.0, 2.0])
+
+
+def test_final_training_losses_average_the_last_part_of_the_newest_log(
+        tmp_path):
+    from mmseg_dsrl.utils.experiments import final_training_losses
+
+    def write(stamp, lines):
+        folder = tmp_path / stamp
+        folder.mkdir()
+        (folder / f'{stamp}.log').write_text('\n'.join(lines) + '\n')
+
+    def line(it, ce, fa):
+        return (f'11/23 01:37:20 - mmengine - INFO - Iter(train) [{it:4d}/'
+                f'1000]  lr: 4.7675e-02  eta: 0:08:45  time: 0.6207  '
+                f'data_time: 0.0093  loss: {ce + fa:.4f}  decode.loss_ce: '
+                f'{ce:.4f}  decode.acc_seg: 54.5752  fa.loss_fa: {fa:.4e}')
+
+    # An older log of an interrupted attempt must not be read.
+    write('20261123_010000', [line(900, 9.0, 9.0)])
+    write('20261123_020000', [
+        line(it, ce, fa) for it, ce, fa in ((700, 5.0, 1.0), (800, 3.0, 0.5),
+                                            (850, 1.0, 2e-3),
+                                            (1000, 2.0, 4e-3))
+    ] + ['11/23 01:38:00 - mmengine - INFO - Iter(val) [10/101] eta: 0:00'])
+    losses = final_training_losses(str(tmp_path), last_fraction=0.2)
+    # Iterations 850 and 1000 are in the last 20 %; 800 is not (> 800).
+    assert losses['decode.loss_ce'] == pytest.approx(1.5)
+    assert losses['fa.loss_fa'] == pytest.approx(3e-3)
+    assert losses['loss'] == pytest.approx(1.5 + 3e-3, abs=1e-4)
+    assert 'decode.acc_seg' not in losses
+    assert final_training_losses(str(tmp_path / 'none')) == {}
+    with pytest.raises(ValueError, match='last_fraction'):
+        final_training_losses(str(tmp_path), last_fraction=0)

@@ -160,6 +160,27 @@ def detail_table(rows) -> list:
     return lines
 
 
+LOSS_KEYS = ('decode.loss_ce', 'sisr.loss_sr', 'fa.loss_fa')
+
+
+def loss_table(rows) -> list:
+    """Logged (weighted) loss terms over the last 20 % of training, mean
+    over seeds: what FA does to the other terms."""
+    import statistics
+    lines = [
+        '', '| model | ' + ' | '.join(LOSS_KEYS) +
+        ' | (last 20 % of training, weighted) |',
+        '|---' * (2 + len(LOSS_KEYS)) + '|'
+    ]
+    for r in rows:
+        cells = []
+        for k in LOSS_KEYS:
+            values = [d[k] for d in r.get('final_losses', []) if k in d]
+            cells.append(f'{statistics.fmean(values):.4f}' if values else '')
+        lines.append(f'| {r["name"]} | ' + ' | '.join(cells) + ' | |')
+    return lines
+
+
 def paired_table(rows, reference: str = 'lr') -> list:
     """mIoU minus the same seed's ``reference`` row, per seed."""
     from mmseg_dsrl.utils.experiments import mean_std
@@ -204,7 +225,7 @@ def write_tables(rows, work_dir: str) -> None:
             f'{", ".join(f"{m:.2f}" for m in r["mious"])} | '
             f'{r["train_min"]:.0f} min/run | [{osp.basename(r["config"])}]'
             f'({r["config"]}){overrides} |')
-    lines += detail_table(rows) + paired_table(rows)
+    lines += detail_table(rows) + loss_table(rows) + paired_table(rows)
     with open(osp.join(work_dir, 'results.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     print('\n'.join(lines))
@@ -214,7 +235,11 @@ def main() -> None:
     args = parse_args()
     import mmseg_dsrl  # noqa: F401
     from mmseg_dsrl.utils.analysis import inference_complexity, time_inference
-    from mmseg_dsrl.utils.experiments import mean_std, train_or_reuse
+    from mmseg_dsrl.utils.experiments import (
+        final_training_losses,
+        mean_std,
+        train_or_reuse,
+    )
     work_dir = args.work_dir or osp.join(REPO, 'work_dirs',
                                          time.strftime('camvid-%Y%m%d-%H%M%S'))
     os.makedirs(work_dir, exist_ok=True)
@@ -222,7 +247,7 @@ def main() -> None:
     for key in args.models:
         name, config, shape, cfg_options = resolve(key)
         seeds = args.seeds
-        mious, times, details, model = [], [], [], None
+        mious, times, details, losses, model = [], [], [], [], None
         for seed in seeds:
             run_dir = osp.join(work_dir, f'{key}_seed{seed}')
             metrics, model = train_or_reuse(run_dir, osp.join(REPO, config),
@@ -234,6 +259,7 @@ def main() -> None:
             mious.append(metrics['mIoU'])
             times.append(metrics['train_s'])
             details.append({k: metrics.get(k) for k in DETAIL_KEYS})
+            losses.append(final_training_losses(run_dir))
         flops = inference_complexity(model, (360, 480))['flops']
         lat = time_inference(
             model, (360, 480),
@@ -256,6 +282,7 @@ def main() -> None:
                 mious=mious,
                 seed_list=list(seeds),
                 details=details,
+                final_losses=losses,
                 train_min=sum(times) / len(times) / 60))
         write_tables(rows, work_dir)
 
