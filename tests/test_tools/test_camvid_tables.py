@@ -55,3 +55,18 @@ def test_loss_table_averages_seeds_and_leaves_absent_terms_empty():
              for ln in lines[-2:]]
     assert cells[0][:4] == ['LR', '0.8500', '', '']
     assert cells[1][:4] == ['DSRL-PAPER', '0.8800', '0.1100', '0.0096']
+
+
+def test_no_train_reports_only_finished_runs(tmp_path, monkeypatch, capsys):
+    t = tool()
+    work = tmp_path / 'work'
+    monkeypatch.setattr('sys.argv', [
+        'camvid_benchmark.py', '--data-root', str(tmp_path / 'no-data'),
+        '--work-dir', str(work), '--models', 'lr', 'dsrl', '--seeds', '0',
+        '1', '--no-train'
+    ])
+    t.main()  # would train (and fail on the missing data) without the flag
+    out = capsys.readouterr().out
+    assert "== lr: no finished run for seeds [0, 1]" in out
+    assert "== dsrl: no finished run for seeds [0, 1]" in out
+    assert sorted(p.name for p in work.iterdir()) == []

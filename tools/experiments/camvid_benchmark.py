@@ -115,6 +115,11 @@ def parse_args() -> argparse.Namespace:
         default=None,
         help='override the configs\' 1000 iterations')
     parser.add_argument('--latency-runs', type=positive_int, default=10)
+    parser.add_argument(
+        '--no-train',
+        action='store_true',
+        help='report finished runs only: seeds without one are left out of '
+        'a row (and said so), rows without any are skipped')
     return parser.parse_args()
 
 
@@ -237,6 +242,7 @@ def main() -> None:
     from mmseg_dsrl.utils.analysis import inference_complexity, time_inference
     from mmseg_dsrl.utils.experiments import (
         final_training_losses,
+        finished_run,
         mean_std,
         train_or_reuse,
     )
@@ -248,6 +254,18 @@ def main() -> None:
         name, config, shape, cfg_options = resolve(key)
         seeds = args.seeds
         mious, times, details, losses, model = [], [], [], [], None
+        if args.no_train:
+            missing = [
+                s for s in seeds if finished_run(
+                    osp.join(work_dir, f'{key}_seed{s}'),
+                    osp.join(REPO, config), args.iters) is None
+            ]
+            if missing:
+                print(f'== {key}: no finished run for seeds {missing}; '
+                      'reported without them (--no-train)')
+            seeds = [s for s in seeds if s not in missing]
+            if not seeds:
+                continue
         for seed in seeds:
             run_dir = osp.join(work_dir, f'{key}_seed{seed}')
             metrics, model = train_or_reuse(run_dir, osp.join(REPO, config),
