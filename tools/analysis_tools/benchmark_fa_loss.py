@@ -1,11 +1,14 @@
-"""Feature Affinity loss: exact blocked version vs. the naive N x N one.
+"""Feature Affinity loss: fused kernel, blocked PyTorch and naive N x N.
 
 Each measurement runs in a fresh subprocess: forward + backward of the FA
-loss on (B, C1, H, W) SSSR features and (B, C2, H, W) SISR images, with
-subsampling by 8 (N = H * W / 64). Peak memory is the growth of the
-process's peak resident set over its level just before the call. Prints
-time, peak memory, the blocked/naive ratios and the relative differences of
-the loss and the gradients.
+distance on (B, C1, H, W) SSSR features and (B, C2, H, W) SISR images, both
+average-pooled by 8 (N = H * W / 64). Implementations: ``fused`` (the
+compiled CPU kernel, mmseg_dsrl/ops), ``blocked`` (PyTorch row blocks, one
+per ``--block-sizes`` value) and ``naive`` (both N x N matrices, only up to
+``--naive-max-n``). Peak memory is the growth of the process's peak
+resident set over its level just before the call. Prints time, peak memory,
+and the relative differences of the loss and the gradients against the
+naive version (or, above --naive-max-n, against the first blocked one).
 
 Next to each time it prints the compute bound: the matrix-product FLOPs the
 exact loss cannot avoid (forward: the N x N block products, 2 B N^2 (C1+C2);
@@ -16,11 +19,10 @@ the same thread count on a large square product.
 Examples:
     python tools/analysis_tools/benchmark_fa_loss.py   # N = 8192 and 32768
     python tools/analysis_tools/benchmark_fa_loss.py --sizes 512x1024 \
-        --repeats 3 --block-sizes 16 64 256
+        --implementations blocked naive --block-sizes 16 64 256
 """
 import argparse
 import json
-import os
 import os.path as osp
 import subprocess
 import sys
@@ -39,8 +41,8 @@ WORKER = r'''
 import json, resource, sys, time
 import torch
 sys.path.insert(0, {repo!r})
-from mmseg_dsrl.models.functional import naive_affinity_distance
-from mmseg_dsrl.models.losses import FeatureAffinityLoss
+from mmseg_dsrl.models.functional import (affinity_distance,
+                                          naive_affinity_distance)
 import torch.nn.functional as F
 torch.manual_seed(0)
 b, c1, c2, h, w, variant, block = {args!r}
@@ -53,7 +55,9 @@ def run():
         loss = naive_affinity_distance(F.avg_pool2d(seg, 8),
                                        F.avg_pool2d(sr, 8)).mean()
     else:
-        loss = FeatureAffinityLoss(subsample=8, block_size=block)(seg, sr)
+        loss = affinity_distance(F.avg_pool2d(seg, 8), F.avg_pool2d(sr, 8),
+                                 block_size=block,
+                                 implementation=variant).mean()
     loss.backward()
     return loss
 before = peak_kib()
@@ -113,6 +117,12 @@ def main() -> None:
     parser.add_argument('--c-seg', type=positive_int, default=19)
     parser.add_argument('--c-sr', type=positive_int, default=3)
     parser.add_argument(
+        '--implementations',
+        nargs='+',
+        choices=['fused', 'blocked', 'naive'],
+        default=['fused', 'blocked', 'naive'],
+        help='what to time (naive only up to --naive-max-n)')
+    parser.add_argument(
         '--block-sizes',
         type=positive_int,
         nargs='+',
@@ -131,7 +141,13 @@ def main() -> None:
 
     import torch
 
-    from mmseg_dsrl.models.functional import auto_block_size
+    from mmseg_dsrl.models.functional import (auto_block_size,
+                                              fused_affinity_available)
+    if ('fused' in args.implementations
+            and not fused_affinity_available(torch.zeros(1))):
+        parser.error('the fused kernel is not built (mmseg_dsrl.ops); run '
+                     '`pip install --no-build-isolation --no-deps -e .` or '
+                     'leave "fused" out of --implementations')
     rate = matmul_rate()
     print(f'batch {args.batch}, C_seg {args.c_seg}, C_sr {args.c_sr}, '
           f'subsample 8, {torch.get_num_threads()} threads; forward + '
@@ -144,11 +160,16 @@ def main() -> None:
         n = (h // 8) * (w // 8)
         bound = 6 * args.batch * n**2 * (args.c_seg + args.c_sr) / rate
         res = {}
-        variants = [('naive', None)] if n <= args.naive_max_n else []
-        variants += [('blocked', b) for b in args.block_sizes]
+        variants = []
+        if 'naive' in args.implementations and n <= args.naive_max_n:
+            variants.append(('naive', None))
+        if 'fused' in args.implementations:
+            variants.append(('fused', None))
+        if 'blocked' in args.implementations:
+            variants += [('blocked', b) for b in args.block_sizes]
         for variant, block in variants:
             rows = block or auto_block_size(args.batch, n)
-            key = variant if variant == 'naive' else f'blocked {rows}'
+            key = variant if variant != 'blocked' else f'blocked {rows}'
             res[key] = measure(args.batch, args.c_seg, args.c_sr, h, w,
                                variant, rows, args.repeats,
                                osp.join(tmp, f'{key}_{n}.pt'))
@@ -159,26 +180,26 @@ def main() -> None:
                 print(f'{n:6d} {key:>14s} {r["time"]:8.2f} '
                       f'{r["peak_mib"]:9.0f} {bound:8.2f} '
                       f'{r["time"] / bound:8.2f}')
-        blocked = [k for k in res if k != 'naive' and 'error' not in res[k]]
-        if 'naive' in res and 'error' not in res['naive'] and blocked:
-            res['blocked'] = res[blocked[0]]
-            os.replace(
-                osp.join(tmp, f'{blocked[0]}_{n}.pt'),
-                osp.join(tmp, f'blocked_{n}.pt'))
-            memory = res['blocked']['peak_mib'] / max(
-                res['naive']['peak_mib'], 1e-9)
-            a = torch.load(osp.join(tmp, f'naive_{n}.pt'))
-            b = torch.load(osp.join(tmp, f'blocked_{n}.pt'))
+        ok = [k for k in res if 'error' not in res[k]]
+        if len(ok) < 2:
+            continue
+        ref = ok[0] if ok[0] == 'naive' else next(
+            (k for k in ok if k.startswith('blocked')), ok[0])
+        ref_out = torch.load(osp.join(tmp, f'{ref}_{n}.pt'))
+        for key in ok:
+            if key == ref:
+                continue
+            out = torch.load(osp.join(tmp, f'{key}_{n}.pt'))
             rel = {
-                k: ((a[k] - b[k]).norm() / a[k].norm()).item()
+                k: ((ref_out[k] - out[k]).norm() / ref_out[k].norm()).item()
                 for k in ('loss', 'g_seg', 'g_sr')
             }
-            print(
-                f'{n:6d} blocked/naive: time '
-                f'{res["blocked"]["time"] / res["naive"]["time"]:.2f}x, '
-                f'peak memory {memory:.3f}x'
-                f'; relative difference loss {rel["loss"]:.1e}, grad seg '
-                f'{rel["g_seg"]:.1e}, grad sr {rel["g_sr"]:.1e}')
+            memory = res[key]['peak_mib'] / max(res[ref]['peak_mib'], 1e-9)
+            print(f'{n:6d} {key}/{ref}: time '
+                  f'{res[key]["time"] / res[ref]["time"]:.2f}x, peak memory '
+                  f'{memory:.3f}x; relative difference loss '
+                  f'{rel["loss"]:.1e}, grad seg {rel["g_seg"]:.1e}, grad sr '
+                  f'{rel["g_sr"]:.1e}')
 
 
 if __name__ == '__main__':

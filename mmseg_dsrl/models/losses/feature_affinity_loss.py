@@ -42,7 +42,8 @@ def feature_affinity_loss(feat_seg: Tensor,
             N = (H / subsample) * (W / subsample) positions are compared.
         pool (str): 'avg' or 'max' pooling for the subsampling.
         block_size (int, optional): Row block of the exact blocked
-            computation (default: 64 rows, measured).
+            computation (default: 64 rows, measured); not used where the
+            fused CPU kernel runs (:func:`affinity_distance`).
         weight (Tensor, optional): Per-sample weight, shape (B,).
         reduction (str): 'none', 'mean' (over the batch) or 'sum'.
         seg_align_corners (bool, optional): None: both maps must have the
@@ -103,7 +104,8 @@ class FeatureAffinityLoss(nn.Module):
         q (float): 1 (paper) or 2. Default 1.
         subsample (int): Pooling factor before the affinity. Default 8.
         pool (str): 'avg' or 'max'. Default 'avg'.
-        block_size (int, optional): Rows per block. Default None: 64
+        block_size (int, optional): Rows per block of the blocked PyTorch
+            path (GPU, or CPU without the compiled kernel). Default None: 64
             (:func:`auto_block_size`, the fastest measured on CPU).
         reduction (str): Batch reduction. Default 'mean'.
         loss_weight (float): Weight of the loss (w_fa). Default 1.0.

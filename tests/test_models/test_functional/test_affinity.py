@@ -39,7 +39,8 @@ def test_feature_affinity_symmetric_unit_diagonal():
 @pytest.mark.parametrize('block_size', [None, 1, 5, 7, 24, 1000])
 def test_blocked_matches_naive_forward_and_grad(p, q, block_size):
     a, b = _pair()
-    fast = affinity_distance(a, b, p=p, q=q, block_size=block_size)
+    fast = affinity_distance(
+        a, b, p=p, q=q, block_size=block_size, implementation='blocked')
     ref = naive_affinity_distance(a, b, p=p, q=q)
     torch.testing.assert_close(fast, ref, rtol=1e-10, atol=0)
     g_fast = torch.autograd.grad(fast.sum() * 3, (a, b))
@@ -51,7 +52,8 @@ def test_blocked_matches_naive_forward_and_grad(p, q, block_size):
 @pytest.mark.parametrize('q', [1, 2])
 def test_float32_matches_naive_to_1e5(q):
     a, b = _pair(c1=16, c2=3, h=9, w=11, dtype=torch.float32, seed=3)
-    fast = affinity_distance(a, b, q=q, block_size=13)
+    fast = affinity_distance(
+        a, b, q=q, block_size=13, implementation='blocked')
     ref = naive_affinity_distance(a, b, q=q)
     torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-7)
     g_fast = torch.autograd.grad(fast.sum(), (a, b))
@@ -64,7 +66,8 @@ def test_float32_matches_naive_to_1e5(q):
 def test_gradcheck_float64(q):
     a, b = _pair(b=2, c1=3, c2=2, h=3, w=3, seed=1)
     assert torch.autograd.gradcheck(
-        lambda x, y: affinity_distance(x, y, q=q, block_size=4), (a, b))
+        lambda x, y: affinity_distance(
+            x, y, q=q, block_size=4, implementation='blocked'), (a, b))
 
 
 @pytest.mark.parametrize('q', [1, 2])
