@@ -8,7 +8,7 @@
 #   mmcv==2.1.0 built from source WITH its compiled ops
 #   mmengine==0.10.7, mmsegmentation==1.2.2, ftfy, regex, numpy<2, opencv
 #   torch-pruning, onnx, onnxruntime (pruning and ONNX export)
-#   mmseg_dsrl itself in editable mode
+#   mmseg_dsrl itself in editable mode, with its fused FA kernel compiled
 #   with MMSEG_DSRL_OPTIONAL_FAMILIES=1 also mmdet==3.3.0 and, with a CUDA
 #   torch, mmpretrain==1.2.0 + torchvision==0.28.0 (the MaskFormer /
 #   Mask2Former / ConvNeXt / PoolFormer configs need them)
@@ -78,9 +78,18 @@ if ! have torch_pruning onnx onnxruntime; then
 fi
 
 # Checked from / so that the repository folder itself cannot satisfy it.
-if ! (cd / && "$PY" -c "import mmseg_dsrl, os, sys; sys.exit(os.path.realpath(os.path.dirname(mmseg_dsrl.__file__)) != os.path.realpath('$ROOT/mmseg_dsrl'))") 2>/dev/null; then
-  log "installing mmseg_dsrl (editable)"
+# The editable install also compiles the fused FA kernel
+# (mmseg_dsrl/ops/csrc, ~1 min); it is rebuilt when missing or stale
+# (source version changed). MMSEG_DSRL_WITH_OPS=0 skips it.
+kernel_ok() {
+  [ "${MMSEG_DSRL_WITH_OPS:-1}" = "0" ] && return 0
+  (cd / && "$PY" -W ignore -c "import sys, torch, mmseg_dsrl.ops as o; sys.exit(torch.backends.cpu.get_cpu_capability() in ('AVX2', 'AVX512') and o.affinity_l1_cpu() is None)") 2>/dev/null
+}
+if ! (cd / && "$PY" -c "import mmseg_dsrl, os, sys; sys.exit(os.path.realpath(os.path.dirname(mmseg_dsrl.__file__)) != os.path.realpath('$ROOT/mmseg_dsrl'))") 2>/dev/null \
+    || ! kernel_ok; then
+  log "installing mmseg_dsrl (editable; compiles the fused FA kernel, ~1 min)"
   "${PIP[@]}" install --no-build-isolation --no-deps -e "$ROOT"
+  kernel_ok || log "WARNING: the fused FA kernel did not build; the FA loss uses its PyTorch path (see mmseg_dsrl/ops)"
 fi
 
 # Final setuptools: torch 2.13 declares setuptools>=77, and mmengine's
