@@ -5,6 +5,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
@@ -254,12 +255,22 @@ class SSSRHead(BaseModule):
         return self._hr_outputs(inputs, *args)[0]
 
     def _to_label_size(self, batch_data_samples: SampleList
-                       ) -> Callable[[Tensor], Tensor]:
-        """Bilinear resize of HR scores to the HR label's size, the one
-        place where the SSSR output meets the label. mmseg's heads would do
-        the same resize in ``loss_by_feat``; doing it here also keeps heads
-        that downsample the label instead (ICNet's guidance heads) supervised
-        at HR, as DSRL requires."""
+                       ) -> Optional[Callable[[Tensor], Tensor]]:
+        """Bilinear resize of HR scores to the HR label's size, where the
+        wrapped head's own loss does not do it.
+
+        mmseg's ``BaseDecodeHead.loss`` / ``loss_by_feat`` resize the scores
+        to the label size themselves (bilinear, the head's
+        ``align_corners``): for heads that keep both, this returns None and
+        that single resize is the one (resizing here too made mmseg's an
+        HR-to-HR copy, ~25 ms of a 0.5 s CamVid step with its backward).
+        Heads with their own loss (ICNet's guidance heads downsample the
+        label instead) get the resize here, so that they are supervised at
+        HR, as DSRL requires."""
+        head_cls = type(self.head)
+        if (head_cls.loss is BaseDecodeHead.loss
+                and head_cls.loss_by_feat is BaseDecodeHead.loss_by_feat):
+            return None
         size = batch_data_samples[0].gt_sem_seg.data.shape[-2:]
 
         def resize(scores: Tensor) -> Tensor:

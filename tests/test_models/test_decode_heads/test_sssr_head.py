@@ -105,3 +105,29 @@ def test_loss_at_hr_label_size_even_for_label_downsampling_heads():
         tuple(logits.shape[2:])) or original(logits, s)
     head.loss(_feats(8, 12), samples, {})
     assert seen == [(32, 48)]  # 8x12 -> x2 deconv -> bilinear to the label
+
+
+def test_standard_head_loss_resizes_once_and_equals_mmseg_reference(
+        monkeypatch):
+    """A head with mmseg's own loss resizes its scores to the label itself:
+    SSSR must not resize first (that made mmseg's resize an HR-to-HR copy)
+    and the loss must equal mmseg's loss on the deconvolved scores."""
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    head = MODELS.build(dict(type='SSSRHead', head=tiny_head()))
+    _, samples = seg_batch(h=50, w=70, ignore_frac=0.1)
+    x = _feats(8, 12)
+    calls = []
+    interpolate = F.interpolate
+
+    def recording(inp, *args, **kwargs):
+        out = interpolate(inp, *args, **kwargs)
+        calls.append((tuple(inp.shape[2:]), tuple(out.shape[2:])))
+        return out
+
+    monkeypatch.setattr(F, 'interpolate', recording)
+    losses = head.loss(x, samples, {})
+    monkeypatch.setattr(F, 'interpolate', interpolate)
+    assert calls == [((32, 48), (50, 70))]  # x4 deconv, then one resize
+    expected = head.head.loss_by_feat(head.upsample(head.head(x)), samples)
+    torch.testing.assert_close(losses['loss_ce'], expected['loss_ce'])
