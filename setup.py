@@ -1,4 +1,5 @@
 """mmseg-dsrl: DSRL and ICNet for MMSegmentation 1.x."""
+import hashlib
 import os
 import os.path as osp
 import platform
@@ -29,9 +30,15 @@ def extensions() -> dict:
         from torch.utils.cpp_extension import BuildExtension, CppExtension
     except ImportError:
         return {}
+    source = 'mmseg_dsrl/ops/csrc/affinity_l1_cpu.cpp'
+    with open(osp.join(osp.dirname(osp.abspath(__file__)), source), 'rb') as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
     ext = CppExtension(
         'mmseg_dsrl.ops._affinity_l1_cpu',
-        ['mmseg_dsrl/ops/csrc/affinity_l1_cpu.cpp'],
+        [source],
+        # The loader compares it with the source's hash: a stale build
+        # (source edited, not rebuilt) is refused, not run.
+        define_macros=[('AFFINITY_L1_CPU_SOURCE_SHA256', f'"{sha}"')],
         # AVX2 + FMA (x86-64-v3), not -march=native: the build stays
         # portable across x86 servers of the last decade; the loader checks
         # the CPU before using it.

@@ -1,23 +1,36 @@
 """Compiled kernels (optional; everything has a pure PyTorch path).
 
-``csrc/affinity_l1_cpu.cpp`` is built by ``pip install -e .`` (setup.py,
-x86-64 with a C++ compiler; ``MMSEG_DSRL_WITH_OPS=0`` skips it). Nothing here
-is required: :func:`affinity_l1_cpu` returns None when the build is missing,
-stale or the CPU lacks AVX2/FMA, and the Feature Affinity loss then uses its
-blocked PyTorch implementation (same result, slower).
+``csrc/affinity_l1_cpu.cpp`` is built by
+``pip install --no-build-isolation -e .`` (setup.py, x86-64 with a C++
+compiler; ``MMSEG_DSRL_WITH_OPS=0`` skips it). Nothing here is required:
+:func:`affinity_l1_cpu` returns None when the build is missing, stale
+(compiled from other source) or the CPU lacks AVX2/FMA, and the Feature
+Affinity loss then uses its blocked PyTorch implementation (same result,
+slower).
 """
+import hashlib
+import os.path as osp
 import warnings
 from types import ModuleType
 from typing import Optional
 
 import torch
 
-__all__ = ['affinity_l1_cpu', 'EXPECTED_AFFINITY_L1_CPU_VERSION']
+__all__ = ['affinity_l1_cpu', 'source_sha256']
 
-#: Must equal ``kVersion`` in csrc/affinity_l1_cpu.cpp.
-EXPECTED_AFFINITY_L1_CPU_VERSION = 1
+SOURCE = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc',
+                  'affinity_l1_cpu.cpp')
 
 _CACHE: dict = {}
+
+
+def source_sha256() -> Optional[str]:
+    """SHA-256 of the kernel's source next to this file (None if absent,
+    e.g. an install that ships only the compiled module)."""
+    if not osp.exists(SOURCE):
+        return None
+    with open(SOURCE, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def _load_affinity_l1_cpu() -> Optional[ModuleType]:
@@ -27,14 +40,14 @@ def _load_affinity_l1_cpu() -> Optional[ModuleType]:
         from . import _affinity_l1_cpu as ext
     except ImportError:
         return None
-    version = getattr(ext, 'VERSION', None)
-    if version != EXPECTED_AFFINITY_L1_CPU_VERSION:
+    built, expected = getattr(ext, 'SOURCE_SHA256', None), source_sha256()
+    if expected is not None and built != expected:
         warnings.warn(
-            f'mmseg_dsrl.ops._affinity_l1_cpu is a stale build (version '
-            f'{version}, this source expects '
-            f'{EXPECTED_AFFINITY_L1_CPU_VERSION}); using the PyTorch '
-            'implementation of the FA loss. Rebuild with `pip install '
-            '--no-build-isolation --no-deps -e .` (or tools/setup_env.sh).')
+            'mmseg_dsrl.ops._affinity_l1_cpu is a stale build (compiled from '
+            f'source {str(built)[:12]}, the source is now {expected[:12]}); '
+            'using the PyTorch implementation of the FA loss. Rebuild with '
+            '`pip install --no-build-isolation --no-deps -e .` (or '
+            'tools/setup_env.sh).')
         return None
     return ext
 

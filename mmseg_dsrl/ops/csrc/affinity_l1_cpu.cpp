@@ -35,9 +35,12 @@ constexpr int64_t kCols = 24;
 // A multiple of kRows (N is a multiple of kCols, hence of kRows).
 constexpr int64_t kFlushRows = 256;
 
-// Bump when the interface or the maths change: the Python loader refuses a
-// stale build (an editable install keeps the old .so until rebuilt).
-constexpr int64_t kVersion = 1;
+// setup.py defines it as the SHA-256 of this file; the Python loader
+// refuses a build whose hash differs from the source next to it (an editable
+// install keeps the old .so until rebuilt).
+#ifndef AFFINITY_L1_CPU_SOURCE_SHA256
+#define AFFINITY_L1_CPU_SOURCE_SHA256 "unknown"
+#endif
 
 template <typename T>
 inline void tile_scores(const T* __restrict rows, const T* __restrict panel,
@@ -176,7 +179,7 @@ torch::Tensor sign_product(const torch::Tensor& k_t,
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.attr("VERSION") = kVersion;
+  m.attr("SOURCE_SHA256") = AFFINITY_L1_CPU_SOURCE_SHA256;
   m.attr("COLUMN_TILE") = kCols;
   m.def("l1_sum", &l1_sum, "sum_ij |(k_t @ k_minus)_ij| per sample");
   m.def("sign_product", &sign_product,

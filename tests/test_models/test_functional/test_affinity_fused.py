@@ -143,7 +143,7 @@ def test_stale_build_is_refused_with_a_warning(monkeypatch):
         from mmseg_dsrl.ops import _affinity_l1_cpu  # noqa: F401
     except ImportError:
         pytest.skip('kernel not built')
-    monkeypatch.setattr(ops, 'EXPECTED_AFFINITY_L1_CPU_VERSION', -1)
+    monkeypatch.setattr(ops, 'source_sha256', lambda: '0' * 64)
     monkeypatch.setattr(ops, '_CACHE', {})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
