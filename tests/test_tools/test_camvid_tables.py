@@ -33,6 +33,20 @@ def test_no_reference_row_no_paired_table():
     assert tool().paired_table([row('dsrl', [0], [1.0])]) == []
 
 
+def test_paired_table_restricted_to_keys():
+    t = tool()
+    rows = [
+        row('dsrl-paper', [0, 1], [44.0, 43.0]),
+        row('fa-to-sr', [0, 1], [47.0, 42.5]),
+        row('icnet', [0, 1], [50.0, 52.0]),
+    ]
+    lines = t.paired_table(rows, 'dsrl-paper', ['fa-to-sr'])
+    assert lines[1] == '| model | minus DSRL-PAPER, same seed | mean ± std |'
+    assert lines[3:] == ['| FA-TO-SR | +3.00, -0.50 | +1.25 ± 2.47 |']
+    # no row to compare: no table at all
+    assert t.paired_table(rows, 'dsrl-paper', ['fa-dot']) == []
+
+
 def test_detail_table_averages_available_seeds():
     t = tool()
     details = [{'boundary3/mIoU': 20.0, 'IoU.pole': 1.0},

@@ -186,8 +186,10 @@ def loss_table(rows) -> list:
     return lines
 
 
-def paired_table(rows, reference: str = 'lr') -> list:
-    """mIoU minus the same seed's ``reference`` row, per seed."""
+def paired_table(rows, reference: str = 'lr', keys=None) -> list:
+    """mIoU minus the same seed's ``reference`` row, per seed, for the rows
+    whose key is in ``keys`` (default: all); [] without the reference row or
+    without a row to compare."""
     from mmseg_dsrl.utils.experiments import mean_std
     ref = next((r for r in rows if r['key'] == reference), None)
     if ref is None:
@@ -198,7 +200,7 @@ def paired_table(rows, reference: str = 'lr') -> list:
         '|---|---|---|'
     ]
     for r in rows:
-        if r is ref:
+        if r is ref or (keys is not None and r['key'] not in keys):
             continue
         diffs = [m - by_seed[s] for s, m in zip(r['seed_list'], r['mious'])
                  if s in by_seed]
@@ -208,7 +210,7 @@ def paired_table(rows, reference: str = 'lr') -> list:
         lines.append(f'| {r["name"]} | '
                      f'{", ".join(f"{d:+.2f}" for d in diffs)} | '
                      f'{stats["mean"]:+.2f} ± {stats["std"]:.2f} |')
-    return lines
+    return lines if len(lines) > 3 else []
 
 
 def write_tables(rows, work_dir: str) -> None:
@@ -230,7 +232,13 @@ def write_tables(rows, work_dir: str) -> None:
             f'{", ".join(f"{m:.2f}" for m in r["mious"])} | '
             f'{r["train_min"]:.0f} min/run | [{osp.basename(r["config"])}]'
             f'({r["config"]}){overrides} |')
-    lines += detail_table(rows) + loss_table(rows) + paired_table(rows)
+    # FA ablations against the paper setting they change and against the
+    # shipped default (same seed).
+    fa_keys = [k for k, (_, base, _) in ABLATIONS.items()
+               if base == 'dsrl-paper']
+    lines += (detail_table(rows) + loss_table(rows) + paired_table(rows) +
+              paired_table(rows, 'dsrl-paper', fa_keys) +
+              paired_table(rows, 'dsrl', fa_keys + ['dsrl-paper']))
     with open(osp.join(work_dir, 'results.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     print('\n'.join(lines))
