@@ -213,11 +213,18 @@ class _FusedL1AffinityDistance(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out: Tensor) -> Tuple[Tensor, Tensor]:
         k_t, k_minus = ctx.saved_tensors
-        grad_k = affinity_l1_cpu().sign_product(k_t, k_minus)[..., :ctx.n]
+        c1, channels = ctx.c1, k_minus.shape[1]
+        # Only the rows of the side(s) that need a gradient are computed.
+        begin = 0 if ctx.needs_input_grad[0] else c1
+        end = channels if ctx.needs_input_grad[1] else c1
+        grad_k = affinity_l1_cpu().sign_product(k_t, k_minus, begin,
+                                                end)[..., :ctx.n]
         scale = (2 * grad_out).view(-1, 1, 1)
-        c1 = ctx.c1
-        grad_a = grad_k[:, :c1] * scale if ctx.needs_input_grad[0] else None
-        grad_b = grad_k[:, c1:] * -scale if ctx.needs_input_grad[1] else None
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_a = grad_k[:, :c1] * scale
+        if ctx.needs_input_grad[1]:
+            grad_b = grad_k[:, c1 - begin:] * -scale
         return grad_a, grad_b
 
 

@@ -95,12 +95,16 @@ double l1_sum_one(const T* k_t, const T* k_minus, int64_t n,
       [](double x, double y) { return x + y; });
 }
 
+// Rows [c_begin, c_end) of K sign(S) (the other rows are not computed: a
+// side without gradient costs nothing), written to out (c_end - c_begin, n).
 template <typename T>
 void sign_product_one(const T* k_t, const T* k_minus, int64_t n,
-                      int64_t channels, T* out) {
+                      int64_t channels, int64_t c_begin, int64_t c_end,
+                      T* out) {
+  const int64_t rows_out = c_end - c_begin;
   at::parallel_for(0, n / kCols, 1, [&](int64_t begin, int64_t end) {
     std::vector<T> panel(channels * kCols);
-    std::vector<T> acc(channels * kCols);
+    std::vector<T> acc(rows_out * kCols);
     T s[kRows][kCols];
     for (int64_t jb = begin; jb < end; ++jb) {
       pack_panel(k_minus, n, channels, jb * kCols, panel.data());
@@ -111,8 +115,8 @@ void sign_product_one(const T* k_t, const T* k_minus, int64_t n,
         for (int64_t r = 0; r < kRows; ++r)
           for (int64_t j = 0; j < kCols; ++j)
             s[r][j] = T((s[r][j] > T(0)) - (s[r][j] < T(0)));
-        for (int64_t c = 0; c < channels; ++c) {
-          T* a = acc.data() + c * kCols;
+        for (int64_t c = c_begin; c < c_end; ++c) {
+          T* a = acc.data() + (c - c_begin) * kCols;
           for (int64_t r = 0; r < kRows; ++r) {
             const T k = rows[r * channels + c];
 #pragma GCC ivdep
@@ -120,7 +124,7 @@ void sign_product_one(const T* k_t, const T* k_minus, int64_t n,
           }
         }
       }
-      for (int64_t c = 0; c < channels; ++c)
+      for (int64_t c = 0; c < rows_out; ++c)
         std::copy(acc.data() + c * kCols, acc.data() + (c + 1) * kCols,
                   out + c * n + jb * kCols);
     }
@@ -162,18 +166,23 @@ torch::Tensor l1_sum(const torch::Tensor& k_t, const torch::Tensor& k_minus) {
   return out;
 }
 
-// Per-sample k_t^T @ sign(k_t @ k_minus), shape (B, C, N): the gradient of
-// l1_sum with respect to K, up to the factor 2 and B's sign flip.
+// Per-sample rows [c_begin, c_end) of k_t^T @ sign(k_t @ k_minus), shape
+// (B, c_end - c_begin, N): the gradient of l1_sum with respect to those
+// rows of K, up to the factor 2 and B's sign flip.
 torch::Tensor sign_product(const torch::Tensor& k_t,
-                           const torch::Tensor& k_minus) {
+                           const torch::Tensor& k_minus, int64_t c_begin,
+                           int64_t c_end) {
   check_inputs(k_t, k_minus);
   const int64_t batch = k_t.size(0), n = k_t.size(1), channels = k_t.size(2);
-  auto out = torch::empty({batch, channels, n}, k_minus.options());
+  TORCH_CHECK(0 <= c_begin && c_begin < c_end && c_end <= channels,
+              "affinity_l1_cpu: channel range [", c_begin, ", ", c_end,
+              ") outside [0, ", channels, ")");
+  auto out = torch::empty({batch, c_end - c_begin, n}, k_minus.options());
   AT_DISPATCH_FLOATING_TYPES(k_t.scalar_type(), "affinity_sign_product", [&] {
     for (int64_t b = 0; b < batch; ++b)
       sign_product_one<scalar_t>(k_t[b].data_ptr<scalar_t>(),
                                  k_minus[b].data_ptr<scalar_t>(), n, channels,
-                                 out[b].data_ptr<scalar_t>());
+                                 c_begin, c_end, out[b].data_ptr<scalar_t>());
   });
   return out;
 }
@@ -183,5 +192,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.attr("COLUMN_TILE") = kCols;
   m.def("l1_sum", &l1_sum, "sum_ij |(k_t @ k_minus)_ij| per sample");
   m.def("sign_product", &sign_product,
-        "k_t^T @ sign(k_t @ k_minus) per sample");
+        "rows [c_begin, c_end) of k_t^T @ sign(k_t @ k_minus) per sample",
+        py::arg("k_t"), py::arg("k_minus"), py::arg("c_begin"),
+        py::arg("c_end"));
 }
