@@ -38,9 +38,10 @@ def test_config_builds(path):
         assert type(model).__name__ == 'DSRLEncoderDecoder'
         assert model.input_scale == 0.5
         assert model.sisr_head is not None
-        # The shipped default has no FA; the paper setting is one config away.
+        # The shipped default trains FA into the SR side only; the paper
+        # setting (into both) is one config away.
         paper = osp.basename(path).startswith('dsrl-paper_')
-        assert (model.fa_loss is not None) == paper
+        assert model.fa_loss.gradient_to == ('both' if paper else 'sr')
     elif osp.basename(path).startswith('lr-input_'):
         assert type(model).__name__ == 'LRInputEncoderDecoder'
         assert model.input_scale == 0.5
@@ -78,16 +79,21 @@ def test_paper_config_is_the_default_plus_the_paper_fa(path):
         osp.join(
             osp.dirname(path),
             osp.basename(path).replace('dsrl-paper_', 'dsrl_', 1)))
-    assert default.model.fa_loss is None
+    assert default.model.fa_loss == FA_PRESETS.dsrl_fa_loss
     assert paper.model.fa_loss == FA_PRESETS.dsrl_fa_loss_paper
-    paper.model.fa_loss = None
+    paper.model.fa_loss = default.model.fa_loss
     assert paper.to_dict() == default.to_dict()
 
 
-def test_fa_presets_are_the_paper_and_none():
+def test_fa_presets_are_the_paper_and_the_paper_into_sr():
     from mmseg_dsrl.models.losses import FeatureAffinityLoss
-    assert FA_PRESETS.dsrl_fa_loss is None
-    fa = MODELS.build(FA_PRESETS.dsrl_fa_loss_paper)
-    # The paper's Eq. 5-6 (and the class defaults): cosine, q=1, subsample 8.
-    assert (fa.p, fa.q, fa.subsample, fa.loss_weight) == (2, 1, 8, 1.0)
-    assert isinstance(fa, FeatureAffinityLoss)
+    paper = MODELS.build(FA_PRESETS.dsrl_fa_loss_paper)
+    # The paper's Eq. 5-6 (and the class defaults): cosine, q=1, subsample 8,
+    # its gradient into both branches.
+    assert isinstance(paper, FeatureAffinityLoss)
+    assert (paper.p, paper.q, paper.subsample, paper.loss_weight,
+            paper.gradient_to) == (2, 1, 8, 1.0, 'both')
+    # The default differs in exactly one thing: where the gradient goes.
+    default = dict(FA_PRESETS.dsrl_fa_loss)
+    assert default.pop('gradient_to') == 'sr'
+    assert default == FA_PRESETS.dsrl_fa_loss_paper

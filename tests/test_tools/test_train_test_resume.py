@@ -126,13 +126,13 @@ def test_mmseg_packaged_train_tool_trains_plugin_config(
     env, python = python_env
     mmseg_train = osp.join(
         osp.dirname(mmseg.__file__), '.mim', 'tools', 'train.py')
-    # The shipped default (no FA) through mmseg's own tool.
+    # The shipped default (FA into the SR side) through mmseg's own tool.
     out = run([
         python, mmseg_train, DEFAULT_DSRL_CFG, '--work-dir',
         str(tmp_path), '--cfg-options', *small_run_options(demo_data_root, 2)
     ], env)
     assert 'sisr.loss_sr' in out and 'decode.loss_ce' in out
-    assert 'fa.loss_fa' not in out
+    assert 'fa.loss_fa' in out
     assert osp.isfile(osp.join(str(tmp_path), 'iter_2.pth'))
 
 
@@ -148,9 +148,13 @@ def test_ddp_two_processes_gloo(tmp_path, demo_data_root, python_env):
     # Two CPU processes on any machine: with a GPU visible, mmengine would
     # put rank 1 on cuda:1, which a one-GPU machine lacks.
     env = dict(env, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
+    # The shipped default: FA into the SR side only, with the SSSR-side FA
+    # transform frozen; a trainable parameter without a gradient would stop
+    # DDP's reduction at the second iteration.
     out = run([
         python, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-        '--master_port', str(free_port()), 'tools/train.py', DSRL_CFG, '--launcher',
+        '--master_port', str(free_port()), 'tools/train.py', DEFAULT_DSRL_CFG,
+        '--launcher',
         'pytorch', '--work-dir',
         str(tmp_path), '--cfg-options', *small_run_options(demo_data_root, 2),
         'env_cfg.dist_cfg.backend=gloo'

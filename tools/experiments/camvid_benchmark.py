@@ -32,7 +32,7 @@ MODELS = {
     'lr': ('same, 180x240 input (bilinear to 360x480)',
            'configs/camvid/lr-input_bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid-'
            '180x240.py', (180, 240)),
-    'dsrl': ('DSRL (SSSR + SISR; the shipped default, no FA)',
+    'dsrl': ('DSRL as shipped (SSSR + SISR + FA into the SR side only)',
              'configs/camvid/dsrl_bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid-'
              '180x240.py', (180, 240)),
     'dsrl-paper': ('DSRL, paper setting (SSSR + SISR + FA, w_fa 1.0)',
@@ -44,17 +44,27 @@ MODELS = {
     'icnet-lr': ('ICNet-R18 w0.5, 180x240 input (bilinear to 360x480)',
                  'configs/camvid/lr-input_icnet-cascade_r18-d8-w0.5_1xb4-'
                  '1000i_camvid-180x240.py', (180, 240)),
-    'dsrl-icnet': ('DSRL-ICNet, 180x240 input -> 360x480',
+    'dsrl-icnet': ('DSRL-ICNet as shipped, 180x240 input -> 360x480',
                    'configs/camvid/dsrl_icnet-cascade_r18-d8-w0.5_1xb4-1000i_'
                    'camvid-180x240.py', (180, 240)),
 }
 # Ablations of the DSRL rows (same config, one part changed with
 # --cfg-options-style overrides). The shipped DSRL row is the paper setting
-# without FA; the FA variants change one thing of the paper setting each.
+# with FA's gradient into the SR side only (it was 'fa-to-sr' while measured);
+# the FA variants change one thing of the paper setting each.
 ABLATIONS = {
     'sssr-only': ('SSSR only (no SISR, no FA)', 'dsrl', {
-        'model.sisr_head': None
+        'model.sisr_head': None,
+        'model.fa_loss': None
     }),
+    'dsrl-no-fa': ('DSRL without FA (SSSR + SISR; the default until '
+                   '2026-11-23)', 'dsrl', {
+                       'model.fa_loss': None
+                   }),
+    'dsrl-icnet-no-fa': ('DSRL-ICNet without FA (SSSR + SISR)', 'dsrl-icnet',
+                         {
+                             'model.fa_loss': None
+                         }),
     'dsrl-fa-w0.1': ('paper setting, FA weight 0.1 (paper: 1.0)',
                      'dsrl-paper', {
                          'model.fa_loss.loss_weight': 0.1
@@ -65,10 +75,6 @@ ABLATIONS = {
                   '(SR detached)', 'dsrl-paper', {
                       'model.fa_loss.gradient_to': 'seg'
                   }),
-    'fa-to-sr': ('paper setting, FA gradient into the SR side only (seg '
-                 'detached)', 'dsrl-paper', {
-                     'model.fa_loss.gradient_to': 'sr'
-                 }),
     'fa-hidden': ('paper setting, FA on the SISR hidden layer (32 ch) '
                   'instead of RGB', 'dsrl-paper', {
                       'model.sisr_head.fa_features': 'hidden'
@@ -237,8 +243,11 @@ def write_tables(rows, work_dir: str) -> None:
     fa_keys = [k for k, (_, base, _) in ABLATIONS.items()
                if base == 'dsrl-paper']
     lines += (detail_table(rows) + loss_table(rows) + paired_table(rows) +
-              paired_table(rows, 'dsrl-paper', fa_keys) +
-              paired_table(rows, 'dsrl', fa_keys + ['dsrl-paper']))
+              paired_table(rows, 'dsrl-paper', fa_keys + ['dsrl']) +
+              paired_table(rows, 'dsrl', fa_keys +
+                           ['dsrl-paper', 'dsrl-no-fa', 'sssr-only']) +
+              paired_table(rows, 'icnet-lr', ['dsrl-icnet',
+                                              'dsrl-icnet-no-fa']))
     with open(osp.join(work_dir, 'results.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     print('\n'.join(lines))

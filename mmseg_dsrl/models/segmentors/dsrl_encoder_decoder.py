@@ -141,6 +141,13 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
                 self._complete_sisr_cfg(sisr_head, feats))
         if fa_loss is not None:
             self.fa_loss = MODELS.build(fa_loss)
+            if (self.fa_loss.gradient_to == 'sr'
+                    and self.sssr.fa_transform is not None):
+                # FA reads the SSSR side detached, so the transform feeding
+                # it is a fixed (random-init) projection. Frozen explicitly:
+                # under DDP a trainable parameter that never gets a gradient
+                # stops the reduction; the optimizer skipped it anyway.
+                self.sssr.fa_transform.requires_grad_(False)
 
     @property
     def sssr(self) -> nn.Module:

@@ -28,6 +28,29 @@ def test_loss_terms_named_and_every_parameter_trained():
         assert p.grad.abs().sum() > 0, name
 
 
+@pytest.mark.parametrize('gradient_to', ['seg', 'sr'])
+def test_one_sided_fa_trains_every_trainable_parameter(gradient_to):
+    # What DDP needs: every parameter that requires a gradient gets a
+    # non-zero one. With FA into the SR side only, the SSSR-side FA
+    # transform is a fixed projection and is frozen at build.
+    cfg = tiny_segmentor_cfg()
+    cfg['fa_loss']['gradient_to'] = gradient_to
+    model = MODELS.build(cfg)
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    if gradient_to == 'sr':
+        assert frozen and all('fa_transform' in n for n in frozen)
+    else:
+        assert not frozen
+    inputs, samples = seg_batch(h=64, w=96)
+    losses = model.loss(inputs, samples)
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            assert p.grad is not None and p.grad.abs().sum() > 0, name
+        else:
+            assert p.grad is None, name
+
+
 def test_backbone_sees_downsampled_image():
     model = MODELS.build(tiny_segmentor_cfg(input_scale=0.5))
     seen = []
