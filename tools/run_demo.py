@@ -1,8 +1,8 @@
 """The README's main job: DSRL vs. its same-input baseline on the demo data.
 
 Writes the synthetic demo dataset (if absent), trains the low-resolution
-baseline, DSRL as shipped (SSSR + SISR) and DSRL in the paper's setting
-(SSSR + SISR + FA) with the same schedule, evaluates them and prints their
+baseline, DSRL as shipped (SSSR + SISR + FA into the SR side) and DSRL in
+the paper's setting (FA into both sides) with the same schedule, evaluates them and prints their
 mIoU (and per-class IoU of the thin classes) side by side with the inference
 GFLOPs. Everything goes to a new folder under work_dirs/.
 
@@ -26,7 +26,7 @@ CONFIGS = {
     'configs/dsrl/lr-input_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-128x256.py',
     'DSRL (128x256 in, 256x512 out)':
     'configs/dsrl/dsrl_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-128x256.py',
-    'DSRL, paper setting (+ FA)':
+    'DSRL, paper setting (FA into both)':
     'configs/dsrl/dsrl-paper_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-'
     '128x256.py',
 }

@@ -19,11 +19,12 @@ one DSRL step.
 Example (C=configs/camvid, S=bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid):
     python tools/analysis_tools/profile_training_step.py \\
         $C/dsrl_$S-180x240.py --baseline $C/lr-input_$S-180x240.py \\
-        --rounds 10 --profile
+        --extra $C/dsrl-paper_$S-180x240.py --rounds 30 --profile
 """
 import argparse
 import copy
 import json
+import os
 import statistics
 import time
 from contextlib import contextmanager
@@ -43,6 +44,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='a DSRL config')
     parser.add_argument('--baseline', required=True,
                         help='its LR-input baseline config')
+    parser.add_argument(
+        '--extra', nargs='+', default=[],
+        help='more configs timed in the same rounds (e.g. a dsrl-paper '
+        'config next to the shipped one), labelled by file name')
     parser.add_argument('--rounds', type=positive_int, default=10)
     parser.add_argument('--warmup', type=positive_int, default=2)
     parser.add_argument('--batch-size', type=positive_int, default=None,
@@ -147,6 +152,11 @@ def main(argv=None) -> None:
             variants['DSRL: SSSR + SISR'] = load_config(
                 args.config, {'model.fa_loss': None})
     variants['DSRL (config)'] = dsrl_cfg
+    for path in args.extra:
+        name = os.path.splitext(os.path.basename(path))[0].split('_')[0]
+        if name in variants:
+            raise ValueError(f'--extra {path}: the label {name!r} is taken')
+        variants[name] = load_config(path)
     batch = args.batch_size or dsrl_cfg.train_dataloader.batch_size
     torch.manual_seed(0)
     built = {k: build(cfg) for k, cfg in variants.items()}
