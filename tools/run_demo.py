@@ -4,7 +4,8 @@ Writes the synthetic demo dataset (if absent), trains the low-resolution
 baseline, DSRL as shipped (SSSR + SISR + FA into the SR side) and DSRL in
 the paper's setting (FA into both sides) with the same schedule, evaluates
 them and prints their mIoU (and per-class IoU of the thin classes) side by
-side with the inference GFLOPs. Everything goes to a new folder under work_dirs/.
+side with the inference GFLOPs. Everything goes to a new folder under
+work_dirs/.
 
 Example:
     python tools/run_demo.py            # ~9 min on a 2-core CPU
