@@ -98,6 +98,12 @@ def main() -> None:
         default=[],
         help='CONFIG[:CHECKPOINT]=MIOU[,MIOU...]')
     parser.add_argument(
+        '--keys',
+        nargs='+',
+        default=None,
+        help='plot only these rows of --results (camvid_benchmark keys, '
+        'e.g. the main table without the ablations); default: all')
+    parser.add_argument(
         '--shape', type=positive_int, nargs=2, default=[360, 480])
     parser.add_argument('--runs', type=positive_int, default=10)
     parser.add_argument(
@@ -111,6 +117,12 @@ def main() -> None:
     if args.results:
         with open(args.results) as f:
             rows += json.load(f)
+        if args.keys is not None:
+            unknown = set(args.keys) - {r.get('key') for r in rows}
+            if unknown:
+                parser.error(f'--keys {sorted(unknown)} not in '
+                             f'{args.results}')
+            rows = [r for r in rows if r.get('key') in args.keys]
     try:
         new = [parse_entry(e) for e in args.entry]
     except ValueError as err:
