@@ -30,6 +30,9 @@ def main() -> None:
         value /= world
     if rank == 0:
         torch.save(dict(losses=losses, grads=grads), sys.argv[1])
+    # Both ranks leave together: a rank tearing gloo down while the other
+    # still uses it aborted the process now and then (std::terminate).
+    dist.barrier()
     dist.destroy_process_group()
 
 
