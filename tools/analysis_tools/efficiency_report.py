@@ -3,7 +3,10 @@
 In the spirit of DSRL's Figure 1. Each --entry is ``CONFIG=MIOU`` or
 ``CONFIG:CHECKPOINT=MIOU`` (mIoU as tools/test.py reports it, or several
 comma-separated values from different seeds); GFLOPs and CPU latency are
-measured here at --shape. Alternatively --results takes the results.json of
+measured here at --shape, all rows in one call (latency does not depend on
+the weights, so a CONFIG without checkpoint times the same graph); --labels
+names the entries in the table and plot (default: the config's file name).
+Alternatively --results takes the results.json of
 tools/experiments/camvid_benchmark.py. Writes a Markdown table and a PNG plot.
 
 Example:
@@ -98,6 +101,11 @@ def main() -> None:
         default=[],
         help='CONFIG[:CHECKPOINT]=MIOU[,MIOU...]')
     parser.add_argument(
+        '--labels',
+        nargs='+',
+        default=None,
+        help='one name per --entry, in the same order')
+    parser.add_argument(
         '--keys',
         nargs='+',
         default=None,
@@ -127,6 +135,12 @@ def main() -> None:
         new = [parse_entry(e) for e in args.entry]
     except ValueError as err:
         parser.error(str(err))
+    if args.labels is not None:
+        if len(args.labels) != len(new):
+            parser.error(f'--labels gives {len(args.labels)} names for '
+                         f'{len(new)} --entry rows; give one per entry')
+        for row, label in zip(new, args.labels):
+            row['name'] = label
     measure(new, tuple(args.shape), args.runs)
     rows += new
     from mmseg_dsrl.utils.experiments import format_mean_std
