@@ -14,5 +14,6 @@ model = dict(
         type='SISRHead',
         in_index=2,
         loss=dict(type='PixelMSELoss', loss_weight=0.1)),
-    # None: no FA (measured best, see fa_loss.py); paper: dsrl_fa_loss_paper
+    # FA into the SR side (measured best, see fa_loss.py); paper setting:
+    # dsrl_fa_loss_paper; no FA: None
     fa_loss={{_base_.dsrl_fa_loss}})

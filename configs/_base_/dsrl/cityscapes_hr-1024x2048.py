@@ -31,6 +31,7 @@ dsrl_sssr_head = dict(
     norm_cfg=dict(type='SyncBN', requires_grad=True))
 # SISR: ESPCN; MSE on the normalised HR image with w_sr = 0.1.
 dsrl_sisr_loss = dict(type='PixelMSELoss', loss_weight=0.1)
-# Resume reproduces an uninterrupted run exactly (torch's random state is
-# saved in every checkpoint; see TorchRNGStateHook).
+# Resume continues from the state an uninterrupted run has at that
+# iteration, torch's random state included (saved in every checkpoint; see
+# TorchRNGStateHook).
 custom_hooks = [dict(type='TorchRNGStateHook')]

@@ -23,6 +23,7 @@ default_hooks = dict(
         type='CheckpointHook', by_epoch=False, interval=200, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
-# Resume reproduces an uninterrupted run exactly (torch's random state is
-# saved in every checkpoint; see TorchRNGStateHook).
+# Resume continues from the state an uninterrupted run has at that
+# iteration, torch's random state included (saved in every checkpoint; see
+# TorchRNGStateHook).
 custom_hooks = [dict(type='TorchRNGStateHook')]
