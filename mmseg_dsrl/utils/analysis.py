@@ -1,5 +1,7 @@
 """Model building, complexity and latency measurement for the tools."""
+import contextlib
 import copy
+import random
 import statistics
 import time
 from typing import Callable, Dict, List, Optional, Tuple
@@ -156,26 +158,73 @@ def time_runner(runner: Callable[[torch.Tensor], object],
 def round_robin_times(calls: Dict[str, Callable[[], object]],
                       rounds: int,
                       warmup: int = 1,
-                      cuda: bool = False) -> Dict[str, List[float]]:
+                      cuda: bool = False,
+                      shuffle_seed: Optional[int] = None,
+                      no_grad: bool = True) -> Dict[str, List[float]]:
     """Seconds of every call in ``calls``, timed round-robin: ``warmup``
     untimed rounds, then ``rounds`` rounds that call each entry once, so
     machine drift hits every entry alike (CUDA synchronised if ``cuda``).
 
+    Args:
+        calls (dict): Name -> a callable that runs one step.
+        rounds (int): Timed rounds.
+        warmup (int): Untimed rounds first.
+        cuda (bool): Synchronise CUDA around each timed call.
+        shuffle_seed (int, optional): None calls the entries in the dict's
+            order every round. A seed shuffles the order anew each round
+            (warm-up rounds too): the first call of a round can run at
+            another speed than later ones (training steps on the 2-core
+            CPU: 1-4 % slower), which a fixed order charges to one entry.
+        no_grad (bool): Run the calls under ``torch.no_grad()`` (inference
+            timing); False for training steps.
+
     Returns:
-        dict: name -> list of ``rounds`` durations.
+        dict: name -> list of ``rounds`` durations; entry i of every list
+        is from round i.
     """
     times: Dict[str, List[float]] = {k: [] for k in calls}
-    with torch.no_grad():
-        for _ in range(warmup):
-            for call in calls.values():
-                call()
-        for _ in range(rounds):
-            for name, call in calls.items():
+    order = list(calls)
+    rng = random.Random(shuffle_seed)
+    with torch.no_grad() if no_grad else contextlib.nullcontext():
+        for i in range(warmup + rounds):
+            if shuffle_seed is not None:
+                rng.shuffle(order)
+            for name in order:
                 if cuda:
                     torch.cuda.synchronize()
                 start = time.perf_counter()
-                call()
+                calls[name]()
                 if cuda:
                     torch.cuda.synchronize()
-                times[name].append(time.perf_counter() - start)
+                if i >= warmup:
+                    times[name].append(time.perf_counter() - start)
     return times
+
+
+def paired_ratios(times: Dict[str, List[float]], base: str) -> List[dict]:
+    """Median time and paired ratio to ``base`` of each entry.
+
+    Args:
+        times (dict): Output of :func:`round_robin_times` (seconds).
+        base (str): The entry the ratios are to.
+
+    Returns:
+        list[dict]: Per entry, in ``times``' order: ``name``, ``ms``
+        (median), ``ratio`` (median over rounds of the entry's time divided
+        by ``base``'s time in the same round, so drift between rounds
+        cancels) and ``ratio_q1`` / ``ratio_q3`` (quartiles of those
+        per-round ratios: the spread of the measurement).
+    """
+    rows = []
+    for name, ts in times.items():
+        ratios = [t / b for t, b in zip(ts, times[base])]
+        q1, _, q3 = (statistics.quantiles(ratios, n=4, method='inclusive')
+                     if len(ratios) > 1 else ratios * 3)
+        rows.append(
+            dict(
+                name=name,
+                ms=statistics.median(ts) * 1e3,
+                ratio=statistics.median(ratios),
+                ratio_q1=q1,
+                ratio_q3=q3))
+    return rows

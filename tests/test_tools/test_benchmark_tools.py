@@ -80,3 +80,50 @@ def test_profile_groups_count_nested_calls_once_and_are_removed():
     assert 'forward' not in vars(model.decode_head)
     assert 'loss' not in vars(model.decode_head)
     assert model.decode_head.loss(x).requires_grad
+
+
+
+def compare_training_time():
+    return load('tools/analysis_tools/compare_training_time.py',
+                'dsrl_compare_training_time')
+
+
+def test_seconds_per_iteration_skips_the_first_iterations():
+    tool = compare_training_time()
+    ends = [0.0, 1.0, 3.0, 6.0, 10.0, 15.0]  # iterations 2..6 take 1..5 s
+    assert tool.seconds_per_iteration(ends, skip=2) == 3.5  # 2, 3, 4, 5
+    assert tool.seconds_per_iteration(ends, skip=0) == 3.0  # 1 .. 5
+    with pytest.raises(ValueError, match='no duration'):
+        tool.seconds_per_iteration(ends, skip=6)
+
+
+@pytest.mark.integration
+def test_compare_training_time_pairs_real_runs_round_by_round(
+        demo_data_root, tmp_path):
+    import json
+    tool = compare_training_time()
+    dsrl = LR.replace('lr-input_', 'dsrl_')
+    work_dir, out = tmp_path / 'runs', tmp_path / 'times.json'
+    argv = [
+        dsrl, '--baseline', LR, '--data-root', demo_data_root, '--iters',
+        '4', '--skip', '1', '--rounds', '2', '--work-dir',
+        str(work_dir), '--out',
+        str(out)
+    ]
+    rows = tool.main(argv)
+    result = json.loads(out.read_text())
+    seconds = result['seconds_per_iter']
+    assert {k: len(v) for k, v in seconds.items()} == {
+        'LR baseline': 2, 'DSRL (config)': 2}
+    per_round = [d / b for d, b in zip(seconds['DSRL (config)'],
+                                       seconds['LR baseline'])]
+    assert rows[1]['name'] == 'DSRL (config)'
+    assert rows[1]['ratio'] == pytest.approx(sum(per_round) / 2)
+    assert sorted(p.name for p in work_dir.iterdir()) == [
+        'DSRL-config_round0', 'DSRL-config_round1', 'LR-baseline_round0',
+        'LR-baseline_round1']
+    # Validation and checkpoints are off: the runs leave logs only.
+    assert not list(work_dir.rglob('*.pth'))
+    # It never reuses (or overwrites) a run folder.
+    with pytest.raises(FileExistsError, match='LR-baseline_round0'):
+        tool.main(argv)

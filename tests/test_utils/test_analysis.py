@@ -1,4 +1,5 @@
 """Inference-graph complexity: what DSRL costs at inference."""
+import pytest
 import torch
 from dsrl_test_utils import tiny_segmentor_cfg
 from mmseg.registry import MODELS
@@ -70,3 +71,52 @@ def test_round_robin_times_every_call_once_per_round_in_order():
     assert order == ['a', 'b'] * 5  # 2 warm-up + 3 timed rounds
     assert {k: len(v) for k, v in times.items()} == {'a': 3, 'b': 3}
     assert all(t >= 0 for v in times.values() for t in v)
+
+
+def test_round_robin_times_shuffled_varies_the_order_of_every_round():
+    from mmseg_dsrl.utils.analysis import round_robin_times
+    calls = []
+    steps = {k: (lambda k=k: calls.append(k)) for k in 'abcd'}
+    times = round_robin_times(steps, rounds=12, warmup=2, shuffle_seed=3)
+    assert {k: len(v) for k, v in times.items()} == dict.fromkeys('abcd', 12)
+    rounds = [tuple(calls[i:i + 4]) for i in range(0, len(calls), 4)]
+    assert len(rounds) == 14
+    assert all(sorted(r) == list('abcd') for r in rounds)
+    # Every entry is sometimes first: no fixed position.
+    assert {r[0] for r in rounds} == set('abcd')
+
+
+def test_round_robin_times_keeps_autograd_for_training_steps():
+    from mmseg_dsrl.utils.analysis import round_robin_times
+    x = torch.ones(2, requires_grad=True)
+    grads = {}
+    round_robin_times(
+        dict(train=lambda: grads.update(on=(x * 2).requires_grad)),
+        rounds=1, warmup=0, no_grad=False)
+    assert grads == dict(on=True)
+    round_robin_times(
+        dict(infer=lambda: grads.update(on=(x * 2).requires_grad)),
+        rounds=1, warmup=0)
+    assert grads == dict(on=False)
+
+
+def test_paired_ratios_median_and_quartiles_of_per_round_ratios():
+    from mmseg_dsrl.utils.analysis import paired_ratios
+
+    # The machine slows down 3x between rounds; within a round the entry
+    # takes 1.25x the baseline, except in two rounds where a hiccup hit
+    # only the baseline.
+    drift = [1.0, 1.1, 3.0, 2.9, 1.05]
+    base = [0.2 * d for d in drift]
+    other = [0.25 * d for d in drift]
+    other[2], other[3] = 0.25 * 1.0, 0.25 * 1.1
+    rows = paired_ratios(dict(lr=base, dsrl=other), 'lr')
+    assert [r['name'] for r in rows] == ['lr', 'dsrl']
+    assert rows[0]['ratio'] == pytest.approx(1.0)
+    assert rows[0]['ratio_q1'] == rows[0]['ratio_q3'] == pytest.approx(1.0)
+    ratios = sorted(v / b for v, b in zip(other, base))
+    assert ratios[0] < 0.5 and ratios[2:] == pytest.approx([1.25] * 3)
+    assert rows[1]['ratio'] == pytest.approx(1.25)
+    assert rows[1]['ratio_q1'] == pytest.approx(ratios[1])
+    assert rows[1]['ratio_q3'] == pytest.approx(1.25)
+    assert rows[1]['ms'] == pytest.approx(262.5)  # median of its times

@@ -10,8 +10,15 @@ for:
   without FA and SISR (SSSR only) -- the differences between neighbouring
   rows are what FA, SISR and SSSR cost, forward and backward together;
 
-all round-robin in one process (--rounds rounds, median), so machine drift
-hits every variant alike. With --profile it also prints torch.profiler's
+all in one process, in rounds: each round runs every variant once, in an
+order shuffled per round (the first step of a round measured 1-4 % slower
+than the same model later in the round, so a fixed order biases the
+ratios). Each variant's ratio to the LR baseline is the median over the
+rounds of its time divided by the baseline's time in the same round, so
+drift of the shared machine between rounds cancels; the quartiles of those
+per-round ratios show the spread. --noise-floor times a second, separately
+built copy of the baseline: its ratio (ideally 1.000) is what the
+measurement cannot resolve. With --profile it also prints torch.profiler's
 forward time per module group (backbone, decode head and its loss,
 auxiliary heads, SISR head and its loss, FA loss) and the top operators of
 one DSRL step.
@@ -25,14 +32,14 @@ import argparse
 import copy
 import json
 import os
-import statistics
-import time
 from contextlib import contextmanager
 
 import torch
 
 from mmseg_dsrl.utils.cli import positive_int
 
+#: Label of the second copy of the baseline (--noise-floor).
+NOISE_FLOOR = 'LR baseline, 2nd copy'
 GROUPS = ('backbone', 'decode_head', 'auxiliary_head', 'sisr_head',
           'fa_loss')
 
@@ -50,6 +57,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         'config next to the shipped one), labelled by file name')
     parser.add_argument('--rounds', type=positive_int, default=10)
     parser.add_argument('--warmup', type=positive_int, default=2)
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the per-round order of the variants')
+    parser.add_argument(
+        '--noise-floor', action='store_true',
+        help='also time a second, separately built copy of the baseline')
     parser.add_argument('--batch-size', type=positive_int, default=None,
                         help='default: the config\'s train batch size')
     parser.add_argument('--profile', action='store_true')
@@ -139,6 +151,7 @@ def labelled_groups(model):
 def main(argv=None) -> None:
     args = parse_args(argv)
     import mmseg_dsrl  # noqa: F401
+    from mmseg_dsrl.utils.analysis import paired_ratios, round_robin_times
     from mmseg_dsrl.utils.config_utils import load_config
     dsrl_cfg = load_config(args.config)
     if dsrl_cfg.model.get('type') != 'DSRLEncoderDecoder':
@@ -157,37 +170,34 @@ def main(argv=None) -> None:
         if name in variants:
             raise ValueError(f'--extra {path}: the label {name!r} is taken')
         variants[name] = load_config(path)
+    if args.noise_floor:
+        variants[NOISE_FLOOR] = load_config(args.baseline)
     batch = args.batch_size or dsrl_cfg.train_dataloader.batch_size
     torch.manual_seed(0)
     built = {k: build(cfg) for k, cfg in variants.items()}
     data = {k: random_batch(cfg, batch) for k, cfg in variants.items()}
-    times = {k: [] for k in variants}
 
     def step(key):
         model, optim = built[key]
-        return model.train_step(data[key], optim)
+        return lambda: model.train_step(data[key], optim)
 
-    for _ in range(args.warmup):
-        for key in variants:
-            step(key)
-    for _ in range(args.rounds):
-        for key in variants:
-            start = time.perf_counter()
-            step(key)
-            times[key].append(time.perf_counter() - start)
-    base = statistics.median(times['LR baseline'])
+    times = round_robin_times({k: step(k)
+                               for k in variants}, args.rounds, args.warmup,
+                              shuffle_seed=args.seed, no_grad=False)
+    rows = paired_ratios(times, 'LR baseline')
     print(f'train_step on random data, batch {batch}, '
-          f'{torch.get_num_threads()} threads, median of {args.rounds} '
-          f'round-robin rounds')
-    print(f'{"variant":>20s} {"ms/iter":>9s} {"x LR":>6s} {"added ms":>9s}')
-    rows, previous = [], None
-    for key, ts in times.items():
-        median = statistics.median(ts) * 1e3
-        added = '' if previous is None else f'{median - previous:+9.1f}'
-        print(f'{key:>20s} {median:9.1f} {median / base / 1e3:6.3f} '
-              f'{added:>9s}')
-        rows.append(dict(variant=key, ms=median, ratio=median / base / 1e3))
-        previous = median
+          f'{torch.get_num_threads()} threads, {args.rounds} rounds in '
+          'shuffled order; x LR: median of the per-round ratios '
+          '(quartiles)')
+    print(f'{"variant":>22s} {"ms/iter":>9s} {"x LR":>6s} '
+          f'{"quartiles":>13s} {"added ms":>9s}')
+    previous = None
+    for row in rows:
+        added = ('' if previous is None or row['name'] == NOISE_FLOOR else
+                 f'{row["ms"] - previous:+9.1f}')
+        print(f'{row["name"]:>22s} {row["ms"]:9.1f} {row["ratio"]:6.3f} '
+              f'{row["ratio_q1"]:6.3f}-{row["ratio_q3"]:.3f} {added:>9s}')
+        previous = row['ms']
     result = dict(batch=batch, threads=torch.get_num_threads(), rows=rows)
     if args.profile:
         result['profile'] = profile(built['DSRL (config)'],
