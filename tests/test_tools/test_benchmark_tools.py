@@ -83,6 +83,18 @@ def test_profile_groups_count_nested_calls_once_and_are_removed():
 
 
 
+def test_operator_difference_lists_what_the_second_profile_adds_first():
+    tool = load('tools/analysis_tools/profile_training_step.py',
+                'dsrl_profile_step')
+    lr = {'aten::conv': 10.0, 'aten::topk': 5.0, 'aten::resize': 4.0}
+    dsrl = {'aten::conv': 16.0, 'aten::topk': 4.5, 'fa_kernel': 3.0}
+    assert tool.operator_difference(lr, dsrl) == [
+        ('aten::conv', 10.0, 16.0, 6.0),
+        ('fa_kernel', 0.0, 3.0, 3.0),
+        ('aten::topk', 5.0, 4.5, -0.5),
+        ('aten::resize', 4.0, 0.0, -4.0),
+    ]
+
 def compare_training_time():
     return load('tools/analysis_tools/compare_training_time.py',
                 'dsrl_compare_training_time')

@@ -20,8 +20,10 @@ per-round ratios show the spread. --noise-floor times a second, separately
 built copy of the baseline: its ratio (ideally 1.000) is what the
 measurement cannot resolve. With --profile it also prints torch.profiler's
 forward time per module group (backbone, decode head and its loss,
-auxiliary heads, SISR head and its loss, FA loss) and the top operators of
-one DSRL step.
+auxiliary heads, SISR head and its loss, FA loss), the top operators of
+one DSRL step, and every operator's self time in the DSRL step minus the
+LR step (--profile-steps steps each), largest addition first: what DSRL
+adds, operator by operator.
 
 Example (C=configs/camvid, S=bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid):
     python tools/analysis_tools/profile_training_step.py \\
@@ -33,6 +35,7 @@ import copy
 import json
 import os
 from contextlib import contextmanager
+from typing import Dict, List, Tuple
 
 import torch
 
@@ -65,6 +68,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=positive_int, default=None,
                         help='default: the config\'s train batch size')
     parser.add_argument('--profile', action='store_true')
+    parser.add_argument('--profile-steps', type=positive_int, default=5,
+                        help='steps per model profiled for the operator '
+                        'difference')
+    parser.add_argument('--top', type=positive_int, default=15,
+                        help='operators listed in the difference')
     parser.add_argument('--out', default=None, help='JSON file of results')
     return parser.parse_args(argv)
 
@@ -202,6 +210,20 @@ def main(argv=None) -> None:
     if args.profile:
         result['profile'] = profile(built['DSRL (config)'],
                                     data['DSRL (config)'])
+        base_ops = operator_times(*built['LR baseline'], data['LR baseline'],
+                                  args.profile_steps)
+        dsrl_ops = operator_times(*built['DSRL (config)'],
+                                  data['DSRL (config)'], args.profile_steps)
+        print(f'\noperators by what DSRL adds over the LR step (self CPU '
+              f'ms per step, mean of {args.profile_steps} profiled steps '
+              f'each; all operators: LR {sum(base_ops.values()):.1f}, DSRL '
+              f'{sum(dsrl_ops.values()):.1f})')
+        print(f'{"operator":>45s} {"LR":>8s} {"DSRL":>8s} {"added":>8s}')
+        rows = operator_difference(base_ops, dsrl_ops)
+        for name, lr_ms, dsrl_ms, added in rows[:args.top]:
+            print(f'{name[:45]:>45s} {lr_ms:8.2f} {dsrl_ms:8.2f} '
+                  f'{added:+8.2f}')
+        result['operators_added'] = rows
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(result, f, indent=2)
@@ -225,6 +247,30 @@ def profile(built, data) -> dict:
         print(f'  {name:>16s} {ms:8.1f}')
     print(events.table(sort_by='self_cpu_time_total', row_limit=15))
     return dict(forward_ms_per_group=groups)
+
+
+def operator_times(model, optim, data, steps: int) -> Dict[str, float]:
+    """Self CPU milliseconds per operator, mean over ``steps`` steps."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            model.train_step(data, optim)
+    return {
+        e.key: e.self_cpu_time_total / 1e3 / steps
+        for e in prof.key_averages()
+    }
+
+
+def operator_difference(
+        base: Dict[str, float],
+        other: Dict[str, float]) -> List[Tuple[str, float, float, float]]:
+    """``(operator, base ms, other ms, other - base)`` for every operator
+    of either profile, the largest addition first."""
+    rows = [(name, base.get(name, 0.0), other.get(name, 0.0),
+             other.get(name, 0.0) - base.get(name, 0.0))
+            for name in set(base) | set(other)]
+    return sorted(rows, key=lambda row: (-row[3], row[0]))
 
 
 if __name__ == '__main__':
