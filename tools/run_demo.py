@@ -107,16 +107,18 @@ def main() -> None:
                 mIoU=float(out['metrics']['mIoU']),
                 gflops=flops / 1e9,
                 train_s=out['train_s'],
+                s_per_iter=out['s_per_iter'],
                 **{f'IoU.{c}': float(ious[c])
                    for c in THIN}))
     header = (f'{"model":38s} {"mIoU":>6s} ' + ' '.join(f'{c:>12s}'
                                                         for c in THIN) +
-              f' {"GFLOPs@256x512":>15s} {"train s":>8s}')
+              f' {"GFLOPs@256x512":>15s} {"s/iter":>7s} {"train s":>8s}')
     print('\n' + header + '\n' + '-' * len(header))
     for r in rows:
         print(f'{r["model"]:38s} {r["mIoU"]:6.2f} ' +
               ' '.join(f'{r["IoU." + c]:12.2f}' for c in THIN) +
-              f' {r["gflops"]:15.3f} {r["train_s"]:8.0f}')
+              f' {r["gflops"]:15.3f} {r["s_per_iter"]:7.3f} '
+              f'{r["train_s"]:8.0f}')
     with open(osp.join(work_dir, 'demo_results.json'), 'w') as f:
         json.dump(rows, f, indent=2)
     print(f'\nresults: {osp.join(work_dir, "demo_results.json")}')

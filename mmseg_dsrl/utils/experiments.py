@@ -2,6 +2,7 @@
 import json
 import os
 import os.path as osp
+import statistics
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -30,6 +31,22 @@ def shorten_schedule(cfg, iters: int) -> None:
                         int(sched.get('end', old) * iters / old))
 
 
+def median_iteration_seconds(times: Sequence[float]) -> float:
+    """Median of per-iteration training times, leaving out the first
+    iteration (data-loader workers start during it) when there are more.
+
+    Args:
+        times (Sequence[float]): Seconds per iteration in order, as
+            mmengine's ``IterTimerHook`` records them (``train/time``).
+
+    Returns:
+        float: The median.
+    """
+    if not times:
+        raise ValueError('no iteration times recorded')
+    return statistics.median(times[1:] if len(times) > 1 else times)
+
+
 def train_and_evaluate(config: str,
                        work_dir: str,
                        data_root: Optional[str] = None,
@@ -41,7 +58,9 @@ def train_and_evaluate(config: str,
 
     Returns:
         dict: ``metrics`` (the validation metrics), ``train_s`` (training
-        wall time), ``model`` (the trained model, with ``model.cfg`` set
+        wall time, with start-up and the validation at the end of the
+        schedule), ``s_per_iter`` (:func:`median_iteration_seconds` of the
+        training iterations: data wait, step and hooks), ``model`` (the trained model, with ``model.cfg`` set
         like ``mmseg.apis.init_model`` does) and ``checkpoint``.
     """
     from mmengine.runner import Runner
@@ -58,12 +77,14 @@ def train_and_evaluate(config: str,
     start = time.perf_counter()
     runner.train()
     train_s = time.perf_counter() - start
+    iter_times = runner.message_hub.get_scalar('train/time').data[0]
     metrics = {k: float(v) for k, v in runner.val().items()}
     # As mmseg.apis.init_model does, so inference_model() takes the model.
     runner.model.cfg = cfg
     return dict(
         metrics=metrics,
         train_s=train_s,
+        s_per_iter=median_iteration_seconds([float(t) for t in iter_times]),
         model=runner.model,
         checkpoint=f'{work_dir}/iter_{cfg.train_cfg.max_iters}.pth')
 

@@ -11,6 +11,7 @@ from mmseg.registry import MODELS
 
 from mmseg_dsrl.utils.experiments import (
     finished_run,
+    median_iteration_seconds,
     paired_differences,
     train_or_reuse,
 )
@@ -100,3 +101,11 @@ def test_final_training_losses_average_the_last_part_of_the_newest_log(
     assert final_training_losses(str(tmp_path / 'none')) == {}
     with pytest.raises(ValueError, match='last_fraction'):
         final_training_losses(str(tmp_path), last_fraction=0)
+
+
+def test_median_iteration_seconds_leaves_out_the_start_up_iteration():
+    assert median_iteration_seconds([9.0, 0.3, 0.1, 0.2]) == 0.2
+    assert median_iteration_seconds([9.0, 0.3]) == 0.3
+    assert median_iteration_seconds([0.4]) == 0.4
+    with pytest.raises(ValueError, match='no iteration times'):
+        median_iteration_seconds([])
