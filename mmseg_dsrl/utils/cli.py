@@ -6,12 +6,14 @@ was expected, so ``tools/analysis_tools/get_flops.py CONFIG --shape 0 512`` ends
 deep inside torch.
 """
 import argparse
+import os.path as osp
 import re
-from typing import Tuple
+from typing import Dict, Iterable, Sequence, Tuple
 
 __all__ = [
     'positive_int', 'non_negative_int', 'positive_float',
-    'non_negative_float', 'keep_ratio', 'hw_size'
+    'non_negative_float', 'keep_ratio', 'hw_size',
+    'add_dsrl_comparison_args', 'label_extra_configs'
 ]
 
 
@@ -71,3 +73,33 @@ def hw_size(text: str) -> Tuple[int, int]:
         raise argparse.ArgumentTypeError(
             f'must be HxW with integers >= 1 (e.g. 512x1024), got {text!r}')
     return int(match.group(1)), int(match.group(2))
+
+
+def add_dsrl_comparison_args(parser: argparse.ArgumentParser,
+                             extra_help: str) -> None:
+    """The positional DSRL config, ``--baseline`` and ``--extra`` of the
+    tools that time a DSRL config against its LR baseline."""
+    parser.add_argument('config', help='a DSRL config')
+    parser.add_argument('--baseline', required=True,
+                        help='its LR-input baseline config')
+    parser.add_argument('--extra', nargs='+', default=[],
+                        help=f'{extra_help}, labelled by file name up to '
+                        'the first "_"')
+
+
+def label_extra_configs(paths: Sequence[str],
+                        taken: Iterable[str]) -> Dict[str, str]:
+    """``{label: path}`` for ``--extra`` configs, labelled by file name up
+    to the first '_' (``dsrl-paper_...py`` -> ``dsrl-paper``).
+
+    Raises:
+        ValueError: a label repeats one in ``taken`` or another extra's.
+    """
+    labels: Dict[str, str] = {}
+    taken = set(taken)
+    for path in paths:
+        label = osp.splitext(osp.basename(path))[0].split('_')[0]
+        if label in taken or label in labels:
+            raise ValueError(f'--extra {path}: the label {label!r} is taken')
+        labels[label] = path
+    return labels

@@ -7,9 +7,9 @@ import sys
 import pytest
 from dsrl_test_utils import REPO
 
-from mmseg_dsrl.utils.cli import (hw_size, keep_ratio, non_negative_float,
-                                  non_negative_int, positive_float,
-                                  positive_int)
+from mmseg_dsrl.utils.cli import (hw_size, keep_ratio, label_extra_configs,
+                                  non_negative_float, non_negative_int,
+                                  positive_float, positive_int)
 
 
 @pytest.mark.parametrize('fn,good,bad', [
@@ -50,3 +50,13 @@ def test_tools_reject_bad_numbers_before_doing_anything(argv, message):
     assert proc.returncode == 2, proc.stderr[-1000:]
     assert message in proc.stderr
     assert 'Traceback' not in proc.stderr
+
+
+def test_extra_configs_are_labelled_by_file_name_and_labels_stay_unique():
+    paths = ['configs/camvid/dsrl-paper_x_camvid.py', 'a/lr-input_y.py']
+    assert label_extra_configs(paths, ['LR baseline']) == {
+        'dsrl-paper': paths[0], 'lr-input': paths[1]}
+    with pytest.raises(ValueError, match="'dsrl-paper' is taken"):
+        label_extra_configs(paths[:1], ['dsrl-paper'])
+    with pytest.raises(ValueError, match="'lr-input' is taken"):
+        label_extra_configs([paths[1], 'b/lr-input_z.py'], [])

@@ -36,7 +36,9 @@ from typing import Dict, List, Optional
 
 from mmengine.hooks import Hook
 
-from mmseg_dsrl.utils.cli import non_negative_int, positive_int
+from mmseg_dsrl.utils.cli import (add_dsrl_comparison_args,
+                                  label_extra_configs, non_negative_int,
+                                  positive_int)
 
 BASELINE = 'LR baseline'
 CONFIG = 'DSRL (config)'
@@ -46,12 +48,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('config', help='a DSRL config')
-    parser.add_argument('--baseline', required=True,
-                        help='its LR-input baseline config')
-    parser.add_argument('--extra', nargs='+', default=[],
-                        help='more configs run in the same rounds, labelled '
-                        'by file name')
+    add_dsrl_comparison_args(parser,
+                             'more configs run in the same rounds')
     parser.add_argument('--data-root', default=None,
                         help='dataset root (default: the configs\' own)')
     parser.add_argument('--iters', type=positive_int, default=120,
@@ -70,11 +68,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f'--iters {args.iters} leaves fewer than 2 timed '
                      f'iterations after --skip {args.skip}')
     return args
-
-
-def label_of(path: str) -> str:
-    """An --extra config's label: its file name up to the first '_'."""
-    return osp.splitext(osp.basename(path))[0].split('_')[0]
 
 
 class IterationEndTimes(Hook):
@@ -143,11 +136,7 @@ def main(argv=None) -> List[dict]:
     import mmseg_dsrl  # noqa: F401
     from mmseg_dsrl.utils.analysis import paired_ratios
     configs: Dict[str, str] = {BASELINE: args.baseline, CONFIG: args.config}
-    for path in args.extra:
-        if label_of(path) in configs:
-            raise ValueError(f'--extra {path}: the label {label_of(path)!r} '
-                             'is taken')
-        configs[label_of(path)] = path
+    configs.update(label_extra_configs(args.extra, configs))
     run_dirs = {(label, r): osp.join(
         args.work_dir, f'{re.sub(r"[^A-Za-z0-9.-]+", "-", label).strip("-")}_round{r}')
                 for label in configs for r in range(args.rounds)}

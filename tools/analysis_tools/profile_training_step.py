@@ -33,13 +33,13 @@ Example (C=configs/camvid, S=bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid):
 import argparse
 import copy
 import json
-import os
 from contextlib import contextmanager
 from typing import Dict, List, Tuple
 
 import torch
 
-from mmseg_dsrl.utils.cli import positive_int
+from mmseg_dsrl.utils.cli import (add_dsrl_comparison_args,
+                                  label_extra_configs, positive_int)
 
 #: Label of the second copy of the baseline (--noise-floor).
 NOISE_FLOOR = 'LR baseline, 2nd copy'
@@ -51,13 +51,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('config', help='a DSRL config')
-    parser.add_argument('--baseline', required=True,
-                        help='its LR-input baseline config')
-    parser.add_argument(
-        '--extra', nargs='+', default=[],
-        help='more configs timed in the same rounds (e.g. a dsrl-paper '
-        'config next to the shipped one), labelled by file name')
+    add_dsrl_comparison_args(
+        parser, 'more configs timed in the same rounds (e.g. a dsrl-paper '
+        'config next to the shipped one)')
     parser.add_argument('--rounds', type=positive_int, default=10)
     parser.add_argument('--warmup', type=positive_int, default=2)
     parser.add_argument('--seed', type=int, default=0,
@@ -173,10 +169,7 @@ def main(argv=None) -> None:
             variants['DSRL: SSSR + SISR'] = load_config(
                 args.config, {'model.fa_loss': None})
     variants['DSRL (config)'] = dsrl_cfg
-    for path in args.extra:
-        name = os.path.splitext(os.path.basename(path))[0].split('_')[0]
-        if name in variants:
-            raise ValueError(f'--extra {path}: the label {name!r} is taken')
+    for name, path in label_extra_configs(args.extra, variants).items():
         variants[name] = load_config(path)
     if args.noise_floor:
         variants[NOISE_FLOOR] = load_config(args.baseline)
