@@ -111,3 +111,85 @@ def assert_autocast_loss_close(model, inputs, samples, dtype, rtol):
     sum(v for k, v in mixed.items() if 'loss' in k).backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+# ----------------------------------------------------------------------
+# Mixed precision on the shipped CamVid configs (CPU and CUDA tests)
+# ----------------------------------------------------------------------
+_CAMVID = 'bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid'
+CAMVID_CONFIGS = {
+    'dsrl': f'dsrl_{_CAMVID}-180x240.py',
+    'dsrl-paper': f'dsrl-paper_{_CAMVID}-180x240.py',
+    'lr-input': f'lr-input_{_CAMVID}-180x240.py',
+    'icnet': 'icnet-cascade_r18-d8-w0.5_1xb4-1000i_camvid-360x480.py',
+    'dsrl-icnet': 'dsrl_icnet-cascade_r18-d8-w0.5_1xb4-1000i_camvid-'
+    '180x240.py',
+}
+AMP_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
+# |mixed / fp32 - 1| allowed per loss term. Measured on the 2-core CPU
+# (seed-0 random init, camvid_batch()): at most 6e-5 under fp16 and 7.3e-4
+# under bf16 over every term of the five configs. The bounds leave room for
+# other CPUs' and GPUs' kernels and stay far below what the faults they
+# guard against do (a term of 0, inf or NaN).
+AMP_RTOL = {'fp16': 0.005, 'bf16': 0.01}
+
+
+def camvid_batch(batch=2, size=(360, 480), num_classes=11, seed=0):
+    """A CamVid-sized training batch as the dataloader gives it (uint8
+    images), labels with 5 % void (255), as CamVid has."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    g = torch.Generator().manual_seed(seed)
+    inputs, samples = [], []
+    for _ in range(batch):
+        inputs.append(
+            torch.randint(0, 256, (3, *size), dtype=torch.uint8, generator=g))
+        label = torch.randint(0, num_classes, (1, *size), generator=g)
+        label[torch.rand(1, *size, generator=g) < 0.05] = 255
+        sample = SegDataSample(gt_sem_seg=PixelData(data=label))
+        sample.set_metainfo(
+            dict(img_shape=size, ori_shape=size, pad_shape=size))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def build_without_dropout(name, device='cpu'):
+    """A shipped CamVid config's model (random init, seed 0) in train mode
+    with dropout off, so that two forward passes differ by their precision
+    alone."""
+    from mmseg.registry import MODELS
+
+    from mmseg_dsrl.utils.config_utils import load_config
+    cfg = load_config(osp.join(REPO, 'configs', 'camvid',
+                               CAMVID_CONFIGS[name]))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    for m in model.modules():
+        if isinstance(m, (torch.nn.Dropout, torch.nn.Dropout2d)):
+            m.p = 0.0
+    return model.to(device).train()
+
+
+def losses_of(model, data, precision=None):
+    """``model.loss`` on a dataloader batch, in float32 or under autocast
+    (``precision`` 'fp16' / 'bf16') on the model's device."""
+    data = model.data_preprocessor(copy.deepcopy(data), True)
+    if precision is None:
+        return model.loss(**data)
+    device = next(model.parameters()).device.type
+    with torch.autocast(device, dtype=AMP_DTYPES[precision]):
+        return model.loss(**data)
+
+
+def assert_losses_close(mixed, reference, rtol):
+    """Same loss terms; each float32, finite, non-zero and within ``rtol``
+    (relative) of its float32 value."""
+    keys = [k for k in reference if 'loss' in k]
+    assert keys and set(mixed) == set(reference)
+    for key in keys:
+        value, ref = mixed[key], reference[key]
+        assert value.dtype == torch.float32, (key, value.dtype)
+        assert torch.isfinite(value) and value != 0, (key, value.item())
+        assert abs(value.item() / ref.item() - 1) < rtol, (
+            key, value.item(), ref.item())

@@ -85,14 +85,26 @@ def leave_process_group() -> None:
 
 def fix_weighted_cross_entropy_with_ignore() -> None:
     """Let mmseg's CrossEntropyLoss combine ``class_weight`` and ignored
-    pixels.
+    pixels, and compute it in float32 under mixed precision.
 
-    mmseg 1.2.2's ``cross_entropy`` normalises a class-weighted mean by
-    ``class_weight[label]`` summed over *all* pixels: a label holding the
-    ignore index (255: padding, CamVid's void) raises IndexError. The wrapper
-    passes the normaliser PyTorch's ``F.cross_entropy(weight=...)`` uses --
-    the weights of the non-ignored pixels -- so mmseg skips its broken
-    branch. Without ignored pixels the value is the same as before.
+    Two faults of mmseg 1.2.2's ``cross_entropy`` (used by
+    ``CrossEntropyLoss(use_sigmoid=False, use_mask=False)``):
+
+    * it normalises a class-weighted mean by ``class_weight[label]`` summed
+      over *all* pixels: a label holding the ignore index (255: padding,
+      CamVid's void) raises IndexError. The wrapper passes the normaliser
+      PyTorch's ``F.cross_entropy(weight=...)`` uses -- the weights of the
+      non-ignored pixels -- so mmseg skips its broken branch. Without
+      ignored pixels the value is the same as before.
+    * under fp16 autocast the logits are float16, ``CrossEntropyLoss``
+      builds ``class_weight`` in their dtype, and the normaliser (a sum of
+      one weight per pixel: 345600 pixels for two CamVid frames) overflows
+      float16's 65504 to inf: the loss becomes 0 (or NaN in mmseg's own
+      branch) and the model trains without it, silently. The wrapper
+      computes the whole loss in (at least) float32 (logits, weights, normaliser) with
+      autocast off, as mmseg's other losses do for their sums; the result
+      is float32, which autocast and ``AmpOptimWrapper`` expect of a loss.
+      In float32 this changes nothing.
     """
     from mmseg.models.losses import cross_entropy_loss as ce_module
     original = ce_module.cross_entropy
@@ -107,12 +119,19 @@ def fix_weighted_cross_entropy_with_ignore() -> None:
                       avg_factor=None,
                       ignore_index=-100,
                       avg_non_ignore=False):
-        if (class_weight is not None and avg_factor is None
-                and reduction == 'mean'):
-            valid = label != ignore_index
-            avg_factor = class_weight[label[valid]].sum()
-        return original(pred, label, weight, class_weight, reduction,
-                        avg_factor, ignore_index, avg_non_ignore)
+        with torch.autocast(device_type=pred.device.type, enabled=False):
+            dtype = torch.promote_types(pred.dtype, torch.float32)
+            pred = pred.to(dtype)
+            if class_weight is not None:
+                class_weight = class_weight.to(dtype)
+            if weight is not None:
+                weight = weight.to(dtype)
+            if (class_weight is not None and avg_factor is None
+                    and reduction == 'mean'):
+                valid = label != ignore_index
+                avg_factor = class_weight[label[valid]].sum()
+            return original(pred, label, weight, class_weight, reduction,
+                            avg_factor, ignore_index, avg_non_ignore)
 
     cross_entropy._mmseg_dsrl_patched = True
     ce_module.cross_entropy = cross_entropy

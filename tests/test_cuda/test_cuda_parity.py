@@ -8,8 +8,10 @@ import copy
 import pytest
 import torch
 from dsrl_icnet_utils import tiny_icnet_cfg
-from dsrl_test_utils import (assert_autocast_loss_close, seg_batch,
-                             tiny_segmentor_cfg)
+from dsrl_test_utils import (AMP_RTOL, CAMVID_CONFIGS,
+                             assert_autocast_loss_close, assert_losses_close,
+                             build_without_dropout, camvid_batch, losses_of,
+                             seg_batch, tiny_segmentor_cfg)
 from mmseg.registry import MODELS
 
 from mmseg_dsrl.models.functional import (affinity_distance,
@@ -125,3 +127,20 @@ def test_dsrl_float16_autocast_train_step():
         *_on_cuda(*seg_batch(h=64, w=96)),
         dtype=torch.float16,
         rtol=0.02)
+
+
+@pytest.mark.parametrize('precision', ['fp16', 'bf16'])
+@pytest.mark.parametrize('name', list(CAMVID_CONFIGS))
+def test_camvid_configs_under_cuda_autocast(name, precision):
+    """The shipped CamVid configs at CamVid size: every loss term under
+    CUDA autocast close to float32, every trainable parameter a finite
+    gradient."""
+    model = build_without_dropout(name, 'cuda')
+    data = camvid_batch()
+    reference = losses_of(model, data)
+    mixed = losses_of(model, data, precision)
+    assert_losses_close(mixed, reference, AMP_RTOL[precision])
+    sum(v for k, v in mixed.items() if 'loss' in k).backward()
+    for n, p in model.named_parameters():
+        if p.requires_grad:
+            assert p.grad is not None and torch.isfinite(p.grad).all(), n

@@ -105,8 +105,9 @@ class FeatureAffinityLoss(nn.Module):
         subsample (int): Pooling factor before the affinity. Default 8.
         pool (str): 'avg' or 'max'. Default 'avg'.
         block_size (int, optional): Rows per block of the blocked PyTorch
-            path (GPU, or CPU without the compiled kernel). Default None: 64
-            (:func:`auto_block_size`, the fastest measured on CPU).
+            path (GPU, or CPU without the compiled kernel). Default None:
+            :func:`auto_block_size` (64 rows on the CPU, a 512 MiB block on
+            a GPU; the fastest measured on each).
         reduction (str): Batch reduction. Default 'mean'.
         loss_weight (float): Weight of the loss (w_fa). Default 1.0.
         loss_name (str): Name in the logs; must start with 'loss_'.
@@ -184,7 +185,9 @@ class FeatureAffinityLoss(nn.Module):
             if it < self.warmup_iters:
                 # Zero, but connected to both inputs: under DDP every
                 # parameter that feeds FA still gets a (zero) gradient.
-                return (feat_seg.sum() + feat_sr.sum()) * 0.0
+                # float32 sums: a float16 one can overflow, and inf * 0
+                # is NaN.
+                return (feat_seg.float().sum() + feat_sr.float().sum()) * 0.0
         if self.gradient_to == 'seg':
             feat_sr = feat_sr.detach()
         elif self.gradient_to == 'sr':

@@ -1,6 +1,7 @@
 """Pixel-wise mean squared error, the SISR reconstruction loss of DSRL."""
 from typing import Optional
 
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.models.losses import weight_reduce_loss
@@ -23,13 +24,23 @@ def pixel_mse_loss(pred: Tensor,
         reduction (str): 'none', 'mean' or 'sum'.
 
     Returns:
-        Tensor: The loss.
+        Tensor: The loss, in float32 (float64 for float64 inputs) also
+        under mixed precision.
     """
     if pred.shape != target.shape:
         raise ValueError(f'prediction shape {tuple(pred.shape)} and target '
                          f'shape {tuple(target.shape)} differ')
-    loss = F.mse_loss(pred, target, reduction='none')
-    return weight_reduce_loss(loss, weight=weight, reduction=reduction)
+    # In float32 with autocast off: under fp16 autocast a float16 sum of
+    # squared errors over a batch of HR images can overflow, and pred and
+    # target may arrive in different dtypes.
+    with torch.autocast(device_type=pred.device.type, enabled=False):
+        dtype = torch.promote_types(
+            torch.promote_types(pred.dtype, target.dtype), torch.float32)
+        loss = F.mse_loss(
+            pred.to(dtype), target.to(dtype), reduction='none')
+        if weight is not None:
+            weight = weight.to(dtype)
+        return weight_reduce_loss(loss, weight=weight, reduction=reduction)
 
 
 @MODELS.register_module()
