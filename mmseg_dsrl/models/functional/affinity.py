@@ -120,7 +120,7 @@ def naive_affinity_distance(feat_a: Tensor,
     return diff.abs().pow(q).sum(dim=(1, 2)) / n**2
 
 
-#: Rows per block of the N x N difference. Measured with
+#: Rows per block of the N x N difference on the CPU. Measured with
 #: tools/analysis_tools/benchmark_fa_loss.py --block-sizes 16 64 256 on the
 #: 2-core CPU (forward + backward, batch 2, C = 19 + 3): 64 rows were the
 #: fastest at N = 8192 (0.32 s vs 0.37 s) and N = 32768 (6.2 s vs 8.7 s for
@@ -129,12 +129,36 @@ def naive_affinity_distance(feat_a: Tensor,
 #: that no longer stays in cache before the reduction reads it.
 BLOCK_ROWS = 64
 
+#: Bytes of one (B, rows, N) block on a GPU. There the cost is the number
+#: of kernel launches, not the cache: on an H200 at N = 32768, batch 2, 64
+#: rows took 473 ms forward + backward, 512 rows 92 ms and 2048 rows
+#: 37 ms (peak 1.0 GiB; tools/analysis_tools/gpu_check.py, fa section), so
+#: a GPU block is as large as this budget allows (2048 rows there).
+GPU_BLOCK_BYTES = 512 * 2**20
 
-def auto_block_size(batch: int, n: int, itemsize: int = 4) -> int:
-    """Rows per block: :data:`BLOCK_ROWS`, at most ``n``. (``batch`` and
-    ``itemsize`` are accepted for a size-dependent rule; the measured best
-    did not depend on them.)"""
-    return int(min(n, BLOCK_ROWS))
+
+def auto_block_size(batch: int,
+                    n: int,
+                    itemsize: int = 4,
+                    device_type: str = 'cpu') -> int:
+    """Rows per block of the blocked FA distance.
+
+    Args:
+        batch (int): Batch size.
+        n (int): Positions (rows of the N x N map).
+        itemsize (int): Bytes per element.
+        device_type (str): 'cpu': :data:`BLOCK_ROWS` (cache-sized,
+            measured); any other device: as many rows as fit one
+            (batch, rows, n) block in :data:`GPU_BLOCK_BYTES`, at least
+            :data:`BLOCK_ROWS`.
+
+    Returns:
+        int: Rows, at most ``n``.
+    """
+    if device_type == 'cpu':
+        return int(min(n, BLOCK_ROWS))
+    rows = GPU_BLOCK_BYTES // max(1, batch * n * itemsize)
+    return int(min(n, max(BLOCK_ROWS, rows)))
 
 
 class _BlockedL1AffinityDistance(torch.autograd.Function):
@@ -268,7 +292,8 @@ def affinity_distance(feat_a: Tensor,
             default) or 2.
         block_size (int, optional): Rows of the N x N difference held at
             once for q = 1; peak extra memory is about ``B * block_size * N``
-            floats. Default: :func:`auto_block_size` (64 rows, measured).
+            floats. Default: :func:`auto_block_size` (64 rows on the CPU,
+            a 512 MiB block on a GPU; both measured).
         implementation (str): For q = 1: ``'fused'`` (the compiled CPU
             kernel, error if unavailable), ``'blocked'`` (PyTorch row
             blocks, any device) or ``'auto'``: fused where
@@ -309,8 +334,8 @@ def affinity_distance(feat_a: Tensor,
         if q == 1 and fused and implementation != 'blocked':
             total = _FusedL1AffinityDistance.apply(a, b)
         elif q == 1:
-            rows = block_size or auto_block_size(a.shape[0], n,
-                                                 a.element_size())
+            rows = block_size or auto_block_size(
+                a.shape[0], n, a.element_size(), a.device.type)
             total = _BlockedL1AffinityDistance.apply(a, b, rows)
         else:
             total = _gram_l2_distance(a, b)

@@ -149,6 +149,10 @@ def test_automatic_block_size_bounds():
     assert auto_block_size(2, 32768) == 64
     assert auto_block_size(4, 2700) == 64
     assert auto_block_size(1, 10) == 10  # never more rows than positions
+    # GPU: as many rows as fit a 512 MiB (batch, rows, N) block.
+    assert auto_block_size(2, 32768, 4, 'cuda') == 2048
+    assert auto_block_size(1, 1000, 4, 'cuda') == 1000
+    assert auto_block_size(64, 2**20, 4, 'cuda') == 64  # at least 64
 
 
 @pytest.mark.parametrize('in_hw, size, k, corners', [
