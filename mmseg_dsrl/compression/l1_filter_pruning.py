@@ -15,15 +15,14 @@ from torch import Tensor, nn
 def training_graph_outputs(model: nn.Module, x: Tensor) -> List[Tensor]:
     """Every head's output, so that pruning also resizes the inputs of
     training-only heads (auxiliary heads, DSRL's SISR head and FA
-    transform), which fine-tuning still runs."""
+    transform), which fine-tuning still runs. A head that computes more in
+    training than its ``forward`` returns declares it with
+    ``training_graph_outputs(feats)`` (DSRL's SSSR head)."""
     feats = model.extract_feat(x)
-    outs = []
+    outs: List[Tensor] = []
     head = model.decode_head
-    if hasattr(head, 'loss_and_fa_features') and head.fa_transform is not None:
-        scores, fa_feats = head._forward_hr(feats)
-        outs += [scores, head.fa_transform(fa_feats)]
-    else:
-        outs.append(head(feats))
+    declared = getattr(head, 'training_graph_outputs', None)
+    outs += declared(feats) if declared is not None else [head(feats)]
     aux = getattr(model, 'auxiliary_head', None)
     if aux is not None:
         heads = aux if isinstance(aux, nn.ModuleList) else [aux]
@@ -34,25 +33,17 @@ def training_graph_outputs(model: nn.Module, x: Tensor) -> List[Tensor]:
 
 
 def protected_layers(model: nn.Module) -> List[nn.Module]:
-    """Layers whose output channels are fixed by the task: classifiers
-    (``conv_seg``), DSRL's SSSR deconvolutions on class scores, the SISR
-    head's sub-pixel convolution and the FA transform (its width is tied to
-    nothing but kept for a like-for-like FA loss)."""
+    """Layers whose output channels are fixed by the task: every classifier
+    (``conv_seg``), and what modules declare through
+    ``pruning_protected_layers()`` (DSRL's SSSR deconvolutions on class
+    scores and FA transform, the SISR head's sub-pixel convolution)."""
     keep: List[nn.Module] = []
     for name, module in model.named_modules():
         if name.endswith('conv_seg'):
             keep.append(module)
-    head = model.decode_head
-    if getattr(head, 'variant', None) == 'logits':
-        keep += [
-            m for m in head.upsample.modules()
-            if isinstance(m, nn.ConvTranspose2d)
-        ]
-    if getattr(head, 'fa_transform', None) is not None:
-        keep.append(head.fa_transform)
-    sisr = getattr(model, 'sisr_head', None)
-    if sisr is not None:
-        keep.append(sisr.reconstruct[-2])
+        declared = getattr(module, 'pruning_protected_layers', None)
+        if callable(declared):
+            keep += declared()
     return keep
 
 

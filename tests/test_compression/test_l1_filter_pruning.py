@@ -6,7 +6,7 @@ import re
 import pytest
 import torch
 from dsrl_icnet_utils import NUM_CLASSES, tiny_icnet_cfg
-from dsrl_test_utils import REPO, seg_batch
+from dsrl_test_utils import REPO, seg_batch, tiny_segmentor_cfg
 from mmengine.runner import save_checkpoint
 from mmseg.registry import MODELS
 
@@ -39,6 +39,57 @@ def test_pruned_model_runs_in_every_mode_with_fewer_filters():
     assert out[0].pred_sem_seg.shape == (64, 96)
     # Classifiers keep one output per class.
     assert model.decode_head.conv_seg.out_channels == NUM_CLASSES
+
+
+def _dsrl_icnet_cfg():
+    cfg = tiny_icnet_cfg(width=0.5)
+    cfg.type = 'DSRLEncoderDecoder'
+    cfg.test_cfg = dict(mode='whole')
+    cfg.update(
+        input_scale=0.5,
+        sssr_head=dict(upsample_factor=4),
+        sisr_head=dict(type='SISRHead', in_index=2),
+        fa_loss=dict(type='FeatureAffinityLoss', subsample=4))
+    return cfg
+
+
+@pytest.mark.parametrize('gradient_to', ['sr', 'both'])
+@pytest.mark.parametrize('host', ['fcn', 'icnet'])
+def test_dsrl_with_fa_prunes_then_finetunes(host, gradient_to):
+    """A DSRL model with every training-only part (SISR head, FA transform)
+    pruned one step and fine-tuned one iteration: fewer filters, the
+    task-fixed widths kept, every loss finite and falling parameters
+    updated."""
+    cfg = tiny_segmentor_cfg() if host == 'fcn' else _dsrl_icnet_cfg()
+    cfg.fa_loss.gradient_to = gradient_to
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    n0 = sum(p.numel() for p in model.parameters())
+    prune_filters_l1(model, 0.5, (1, 3, 64, 96))
+    assert sum(p.numel() for p in model.parameters()) < 0.5 * n0
+    sssr = model.decode_head
+    assert sssr.fa_transform.conv.out_channels == sssr.out_channels
+    assert model.sisr_head.reconstruct[-2].out_channels == 3 * (
+        model.sisr_head.upscale_factor**2)
+    optimizer = torch.optim.SGD(
+        [p for p in model.parameters() if p.requires_grad], lr=0.01)
+    inputs, samples = seg_batch(h=64, w=96, num_classes=5)
+    losses = model.loss(inputs, samples)
+    assert {'decode.' + sssr.head.loss_decode.loss_name, 'sisr.loss_sr',
+            'fa.loss_fa'} <= set(losses)
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    optimizer.zero_grad()
+    total.backward()
+    stem = next(p for p in model.backbone.parameters() if p.requires_grad)
+    before = stem.detach().clone()
+    optimizer.step()
+    assert not torch.equal(stem, before)
+    model.eval()
+    with torch.no_grad():
+        assert model.predict(inputs, samples)[0].pred_sem_seg.shape == (64,
+                                                                         96)
 
 
 def test_smallest_l1_filters_are_removed():

@@ -98,6 +98,11 @@ class SISRHead(BaseModule):
         """
         return self.reconstruct(feature_maps(inputs)[self.in_index])
 
+    def pruning_protected_layers(self) -> List[nn.Module]:
+        """The sub-pixel convolution: its width is 3 * r * r by
+        construction."""
+        return [self.reconstruct[-2]]
+
     def match_target_size(self, image: Tensor,
                           target_size: Tuple[int, int]) -> Tensor:
         """Bring the reconstruction to the HR image size.

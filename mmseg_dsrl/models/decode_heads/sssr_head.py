@@ -200,19 +200,27 @@ class SSSRHead(BaseModule):
                 'at build time)')
         return maps[index or 0]
 
-    def _hr_outputs(self, inputs: List[Tensor], *args) -> Tuple[Any, Tensor]:
+    def _hr_outputs(self,
+                    inputs: List[Tensor],
+                    *args,
+                    with_fa_source: Optional[bool] = None
+                    ) -> Tuple[Any, Optional[Tensor]]:
         """The wrapped head's output with every class-score map at HR, and
-        the HR map the FA loss reads (before the prediction layer)."""
+        the HR map the FA loss reads (before the prediction layer; None
+        unless ``with_fa_source``, which defaults to training with the FA
+        transform)."""
+        if with_fa_source is None:
+            with_fa_source = self.training and self.fa_transform is not None
         head = self.head
         if self.variant == 'features':
             feats = self.upsample(head._forward_feature(inputs))
-            return head.cls_seg(feats), feats
+            return head.cls_seg(feats), feats if with_fa_source else None
         # The class's forward, not ``head.forward``: inside
         # ``_head_outputs_at_hr`` the latter is this head's replacement.
         outputs = map_score_maps(
             type(head).forward(head, inputs, *args), self.upsample,
             self.out_channels)
-        if not self.training or self.fa_transform is None:
+        if not with_fa_source:
             return outputs, None
         return outputs, self._main_score_map(outputs)
 
@@ -324,6 +332,34 @@ class SSSRHead(BaseModule):
                              'transform (with_fa_transform=False)')
         losses = self.loss(inputs, *args)
         return losses, self.pop_fa_features()
+
+    def training_graph_outputs(self, inputs: List[Tensor],
+                               *args) -> List[Tensor]:
+        """Every tensor this head computes in a training step (the HR
+        class-score maps and, with FA, the transformed FA features), in any
+        mode: for graph tracers such as the filter pruner, which must see
+        the training-only layers to resize them."""
+        outputs, fa_source = self._hr_outputs(
+            inputs, *args, with_fa_source=self.fa_transform is not None)
+        outs = score_maps(outputs, self.out_channels)
+        if fa_source is not None:
+            outs.append(self.fa_transform(fa_source))
+        return outs
+
+    def pruning_protected_layers(self) -> List[nn.Module]:
+        """Layers whose output width the task fixes: the deconvolutions on
+        class scores ('logits') and the FA transform (kept as built, for a
+        like-for-like FA loss). The wrapped head's classifier is protected
+        by the pruner itself, as every ``conv_seg`` is."""
+        keep: List[nn.Module] = []
+        if self.variant == 'logits':
+            keep += [
+                m for m in self.upsample.modules()
+                if isinstance(m, nn.ConvTranspose2d)
+            ]
+        if self.fa_transform is not None:
+            keep.append(self.fa_transform)
+        return keep
 
     def predict(self, inputs: List[Tensor], *args) -> Tensor:
         """The wrapped head's prediction from its HR outputs, resized to the
