@@ -1,11 +1,12 @@
 """mmseg-dsrl: resolution-efficient semantic segmentation for MMSegmentation.
 
 Importing the package registers its modules in mmseg's registries and applies
-the compatibility work-arounds of :mod:`mmseg_dsrl.utils.compat`.
+the fixes for the pinned upstream stack that match the installed versions
+(:mod:`mmseg_dsrl.upstream`; ``python -m mmseg_dsrl.upstream`` lists them).
 """
-from .utils.compat import apply_compat_patches
+from .upstream import apply_upstream_fixes
 
-apply_compat_patches()
+apply_upstream_fixes()
 
 from . import (  # noqa: E402,F401
     compression,  # noqa: E402,F401
@@ -13,9 +14,11 @@ from . import (  # noqa: E402,F401
     engine,
     evaluation,
     models,
+    upstream,
 )
 
 __version__ = '0.1.0'
 __all__ = [
-    '__version__', 'compression', 'datasets', 'engine', 'evaluation', 'models'
+    '__version__', 'compression', 'datasets', 'engine', 'evaluation', 'models',
+    'upstream'
 ]

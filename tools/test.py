@@ -11,7 +11,7 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmseg_dsrl  # noqa: F401  (registers modules, applies compat fixes)
-from mmseg_dsrl.utils.compat import leave_process_group
+from mmseg_dsrl.upstream import leave_process_group
 from mmseg_dsrl.utils.config_utils import load_config, use_bn_without_cuda
 from mmseg_dsrl.utils.cli import non_negative_float
 

@@ -18,7 +18,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmseg_dsrl  # noqa: F401  (registers modules, applies compat fixes)
-from mmseg_dsrl.utils.compat import leave_process_group
+from mmseg_dsrl.upstream import leave_process_group
 from mmseg_dsrl.utils.config_utils import load_config, use_bn_without_cuda
 
 

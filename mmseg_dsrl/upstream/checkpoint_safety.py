@@ -295,7 +295,9 @@ def apply_checkpoint_safety() -> None:
     import mmengine.runner.runner as runner_module
     loader = ckpt.CheckpointLoader._schemes['']
     if not getattr(loader, '_mmseg_dsrl_patched', False):
-        ckpt.CheckpointLoader._schemes[''] = load_local_checkpoint(loader)
+        # mmengine's public hook for replacing a scheme's loader.
+        ckpt.CheckpointLoader.register_scheme(
+            '', load_local_checkpoint(loader), force=True)
     if not getattr(ckpt.load_state_dict, '_mmseg_dsrl_patched', False):
         ckpt.load_state_dict = check_state_dict_matches(ckpt.load_state_dict)
     if not getattr(runner_module.save_checkpoint, '_mmseg_dsrl_patched',

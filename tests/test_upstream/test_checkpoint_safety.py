@@ -16,7 +16,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from mmseg.registry import MODELS
 
 import mmengine.logging.history_buffer as history_buffer_module
-from mmseg_dsrl.utils import UnreadableCheckpointError
+from mmseg_dsrl.upstream import UnreadableCheckpointError
 
 
 def _runner_checkpoint(extra=None):

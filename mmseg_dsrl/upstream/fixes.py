@@ -1,16 +1,14 @@
-"""Work-arounds for upstream breakages of the pinned stack (SPEC section 3).
+"""The work-arounds for the pinned stack (SPEC section 3), one function each.
 
-Applied once, on ``import mmseg_dsrl`` (so also through ``custom_imports``).
-Each work-around is a function below with the reason in its docstring.
-
-Checkpoint loading and saving (torch's weights-only default against
-mmengine's runner checkpoints) live in :mod:`.checkpoint_safety`.
+:mod:`mmseg_dsrl.upstream` registers each with the upstream versions that
+have the bug and applies it on ``import mmseg_dsrl``. Checkpoint loading
+and saving (torch's weights-only default against mmengine's runner
+checkpoints) live in :mod:`.checkpoint_safety`.
 """
+import functools
+import sys
+
 import torch
-
-from .checkpoint_safety import apply_checkpoint_safety
-
-_APPLIED = False
 
 
 def _cuda_less() -> bool:
@@ -137,22 +135,6 @@ def fix_weighted_cross_entropy_with_ignore() -> None:
     ce_module.cross_entropy = cross_entropy
 
 
-_ORIGINAL_COMPLEXITY_INFO = '_mmseg_dsrl_original_get_model_complexity_info'
-
-
-def _complexity_info_taking_inputs(model,
-                                   input_shape=None,
-                                   inputs=None,
-                                   show_table=True,
-                                   show_arch=True):
-    # Runs as the code of mmengine's own function object (see below), so
-    # names resolve in mmengine's print_helper module.
-    if inputs is not None:
-        input_shape = None
-    return globals()['_mmseg_dsrl_original_get_model_complexity_info'](
-        model, input_shape, inputs, show_table, show_arch)
-
-
 def let_get_flops_pass_inputs() -> None:
     """Make mmseg 1.2.2's packaged ``tools/analysis_tools/get_flops.py``
     work with mmengine >= 0.7.3.
@@ -161,37 +143,32 @@ def let_get_flops_pass_inputs() -> None:
     inputs=data['inputs'])``; mmengine 0.10.7 refuses both arguments at once
     ("input_shape" and "inputs" cannot be both set), so the tool fails on
     every config. With ``inputs`` given, ``input_shape`` is redundant (the
-    tool builds the inputs from it), so here it is dropped. The tool binds
-    the function by ``from mmengine.analysis import ...`` before the config
-    (and so this plugin) is imported, so rebinding a name would not reach
-    it: the function object itself gets the new code, and the original
-    lives on as a copy in mmengine's module under a private name. Calls with
-    only one of the two arguments behave exactly as before.
+    tool builds the inputs from it), so the wrapper drops it; calls with
+    only one of the two behave exactly as before. The wrapper replaces the
+    name in ``mmengine.analysis`` and its ``print_helper`` module, and in a
+    running script that bound it before the plugin was imported (the tool
+    does ``from mmengine.analysis import ...`` at its top and imports the
+    plugin later, through its config's ``custom_imports``): there only when
+    the script's name still refers to mmengine's own function.
     """
-    import types
-
+    from mmengine import analysis
     from mmengine.analysis import print_helper
     original = print_helper.get_model_complexity_info
-    module_globals = original.__globals__
-    if _ORIGINAL_COMPLEXITY_INFO in module_globals:
+    if getattr(original, '_mmseg_dsrl_patched', False):
         return
-    if (original.__code__.co_freevars or original.__code__.co_varnames[:5]
-            != ('model', 'input_shape', 'inputs', 'show_table',
-                'show_arch')):
-        return  # another mmengine: leave it alone
-    module_globals[_ORIGINAL_COMPLEXITY_INFO] = types.FunctionType(
-        original.__code__, module_globals, original.__name__,
-        original.__defaults__, original.__closure__)
-    original.__code__ = _complexity_info_taking_inputs.__code__
 
+    @functools.wraps(original)
+    def get_model_complexity_info(model,
+                                  input_shape=None,
+                                  inputs=None,
+                                  show_table=True,
+                                  show_arch=True):
+        if inputs is not None:
+            input_shape = None
+        return original(model, input_shape, inputs, show_table, show_arch)
 
-def apply_compat_patches() -> None:
-    """Apply every work-around once (idempotent)."""
-    global _APPLIED
-    if _APPLIED:
-        return
-    apply_checkpoint_safety()
-    allow_cpu_distributed_training()
-    fix_weighted_cross_entropy_with_ignore()
-    let_get_flops_pass_inputs()
-    _APPLIED = True
+    get_model_complexity_info._mmseg_dsrl_patched = True
+    main = sys.modules.get('__main__')
+    for module in (print_helper, analysis, main):
+        if getattr(module, 'get_model_complexity_info', None) is original:
+            module.get_model_complexity_info = get_model_complexity_info
