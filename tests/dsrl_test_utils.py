@@ -159,7 +159,7 @@ def build_without_dropout(name, device='cpu'):
     alone."""
     from mmseg.registry import MODELS
 
-    from mmseg_dsrl.utils.config_utils import load_config
+    from mmseg_dsrl.analysis.configs import load_config
     cfg = load_config(osp.join(REPO, 'configs', 'camvid',
                                CAMVID_CONFIGS[name]))
     torch.manual_seed(0)

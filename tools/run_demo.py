@@ -17,7 +17,7 @@ import os
 import os.path as osp
 import sys
 import time
-from mmseg_dsrl.utils.cli import non_negative_int, positive_int
+from mmseg_dsrl.analysis.cli import non_negative_int, positive_int
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -77,8 +77,8 @@ def main() -> None:
     args = parse_args()
     import mmseg_dsrl  # noqa: F401
     from mmseg_dsrl.datasets import write_demo_dataset
-    from mmseg_dsrl.utils.analysis import inference_complexity
-    from mmseg_dsrl.utils.experiments import train_and_evaluate
+    from mmseg_dsrl.analysis.measurement import inference_complexity
+    from mmseg_dsrl.analysis.runs import train_and_evaluate
     if not osp.isdir(osp.join(args.data_root, 'img_dir')):
         print(f'writing the demo dataset to {args.data_root}')
         write_demo_dataset(args.data_root)

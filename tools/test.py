@@ -12,8 +12,8 @@ from mmengine.runner import Runner
 
 import mmseg_dsrl  # noqa: F401  (registers modules, applies compat fixes)
 from mmseg_dsrl.upstream import leave_process_group
-from mmseg_dsrl.utils.config_utils import load_config, use_bn_without_cuda
-from mmseg_dsrl.utils.cli import non_negative_float
+from mmseg_dsrl.analysis.configs import load_config, use_bn_without_cuda
+from mmseg_dsrl.analysis.cli import non_negative_float
 
 
 def parse_args() -> argparse.Namespace:

@@ -19,7 +19,7 @@ from mmengine.runner import Runner
 
 import mmseg_dsrl  # noqa: F401  (registers modules, applies compat fixes)
 from mmseg_dsrl.upstream import leave_process_group
-from mmseg_dsrl.utils.config_utils import load_config, use_bn_without_cuda
+from mmseg_dsrl.analysis.configs import load_config, use_bn_without_cuda
 
 
 def parse_args() -> argparse.Namespace:

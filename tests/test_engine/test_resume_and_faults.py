@@ -20,7 +20,7 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from mmseg_dsrl.utils.config_utils import use_bn_without_cuda
+from mmseg_dsrl.analysis.configs import use_bn_without_cuda
 
 pytestmark = pytest.mark.integration
 

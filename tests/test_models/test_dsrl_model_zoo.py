@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from mmseg_dsrl.utils.model_zoo import (NOT_APPLICABLE, NOT_APPLICABLE_HEADS,
+from mmseg_dsrl.analysis.zoo_check import (NOT_APPLICABLE, NOT_APPLICABLE_HEADS,
                                         SUPPORTED_SEGMENTORS,
                                         apply_dsrl_override,
                                         decode_head_types,

@@ -20,7 +20,7 @@ def tool():
 def test_narrower_model_builds_with_the_pruned_width():
     """The from-scratch arm is the CamVid ICNet at half width: it must
     build (head inputs follow the backbone) and be as wide as keep 0.5."""
-    from mmseg_dsrl.utils.config_utils import load_config
+    from mmseg_dsrl.analysis.configs import load_config
     t = tool()
     cfg = load_config(t.CONFIG, t.narrower(load_config(t.CONFIG), 0.5))
     model = MODELS.build(cfg.model)

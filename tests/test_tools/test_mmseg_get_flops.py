@@ -15,9 +15,9 @@ from dsrl_test_utils import REPO
 from mmengine.analysis.print_helper import _format_size
 from mmengine.logging import MMLogger
 
-from mmseg_dsrl.utils.analysis import (build_inference_model,
+from mmseg_dsrl.analysis.measurement import (build_inference_model,
                                        inference_complexity)
-from mmseg_dsrl.utils.config_utils import load_config
+from mmseg_dsrl.analysis.configs import load_config
 
 MMSEG_TOOL = osp.join(
     osp.dirname(mmseg.__file__), '.mim', 'tools', 'analysis_tools',

@@ -82,7 +82,7 @@ def test_pruned_icnet_exports(tmp_path, capsys):
     from mmengine.runner import save_checkpoint
     from mmseg.registry import MODELS
 
-    from mmseg_dsrl.utils.config_utils import load_config
+    from mmseg_dsrl.analysis.configs import load_config
     cfg = load_config(
         ICNET,
         dict(

@@ -99,14 +99,66 @@ def test_import_loads_no_optional_or_tool_package(python_env):
                          timeout=120)
     assert out.returncode == 0, out.stderr
     loaded = set(out.stdout.split())
-    forbidden = {
-        'onnx', 'onnxruntime', 'torch_pruning', 'matplotlib',
-        'mmseg_dsrl.utils.analysis', 'mmseg_dsrl.utils.experiments',
-        'mmseg_dsrl.utils.cli', 'mmseg_dsrl.utils.model_zoo',
-        'mmseg_dsrl.utils.inference_paths', 'mmseg_dsrl.utils.onnx_export',
-        'mmseg_dsrl.utils.training_logs', 'mmseg_dsrl.utils.config_utils'
-    }
+    forbidden = {'onnx', 'onnxruntime', 'torch_pruning', 'matplotlib'}
     assert not loaded & forbidden, sorted(loaded & forbidden)
+    tool_facing = [m for m in loaded if m.startswith('mmseg_dsrl.analysis')]
+    assert not tool_facing, tool_facing
+
+
+def _imported_modules(path, package):
+    """Absolute names of the modules a source file imports (relative
+    imports resolved against ``package``), anywhere in the file."""
+    import ast
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ''
+            if node.level:
+                parts = package.split('.')
+                parts = parts[:len(parts) - node.level + 1]
+                base = '.'.join(parts + ([base] if base else []))
+            names += [base] + [f'{base}.{a.name}' for a in node.names]
+    return names
+
+
+def test_floors_no_lower_module_imports_a_higher_one():
+    """Core (models, datasets, evaluation, engine, ops, utils, upstream)
+    imports neither export, compression nor the tool-facing analysis
+    package; export and compression do not import analysis -- not even
+    inside a function."""
+    import os
+
+    from dsrl_test_utils import REPO
+    floors = {
+        'core': ('models', 'datasets', 'evaluation', 'engine', 'ops', 'utils',
+                 'upstream'),
+        'library': ('export', 'compression'),
+    }
+    above = {
+        'core': ('mmseg_dsrl.export', 'mmseg_dsrl.compression',
+                 'mmseg_dsrl.analysis'),
+        'library': ('mmseg_dsrl.analysis', ),
+    }
+    root = os.path.join(REPO, 'mmseg_dsrl')
+    checked = 0
+    for floor, folders in floors.items():
+        for folder in folders:
+            for dirpath, _, files in os.walk(os.path.join(root, folder)):
+                package = 'mmseg_dsrl.' + os.path.relpath(
+                    dirpath, root).replace(os.sep, '.')
+                for name in files:
+                    if not name.endswith('.py'):
+                        continue
+                    checked += 1
+                    for mod in _imported_modules(
+                            os.path.join(dirpath, name), package):
+                        assert not mod.startswith(above[floor]), (
+                            f'{package}.{name[:-3]} ({floor}) imports {mod}')
+    assert checked > 30
 
 
 def test_no_function_code_is_rewritten():

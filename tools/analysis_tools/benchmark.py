@@ -20,15 +20,15 @@ import torch
 from mmengine.config import DictAction
 
 import mmseg_dsrl  # noqa: F401
-from mmseg_dsrl.utils.analysis import (
+from mmseg_dsrl.analysis.measurement import (
     build_inference_model,
     random_inputs,
     time_inference,
     time_runner,
 )
-from mmseg_dsrl.utils.config_utils import load_config, parse_shape
-from mmseg_dsrl.utils.cli import non_negative_int, positive_int
-from mmseg_dsrl.utils.inference_paths import (
+from mmseg_dsrl.analysis.configs import load_config, parse_shape
+from mmseg_dsrl.analysis.cli import non_negative_int, positive_int
+from mmseg_dsrl.analysis.inference_backends import (
     InferencePath,
     agreement,
     build_runner,

@@ -29,7 +29,7 @@ import sys
 
 sys.path.insert(
     0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmseg_dsrl.utils.cli import (  # noqa: E402
+from mmseg_dsrl.analysis.cli import (  # noqa: E402
     hw_size,
     non_negative_int,
     positive_int,

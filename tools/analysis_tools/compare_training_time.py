@@ -36,7 +36,7 @@ from typing import Dict, List, Optional
 
 from mmengine.hooks import Hook
 
-from mmseg_dsrl.utils.cli import (add_dsrl_comparison_args,
+from mmseg_dsrl.analysis.cli import (add_dsrl_comparison_args,
                                   label_extra_configs, non_negative_int,
                                   positive_int)
 
@@ -98,8 +98,8 @@ def training_cfg(path: str, work_dir: str, iters: int, seed: int,
                  data_root: Optional[str]):
     """``path``'s config, trained for ``iters`` iterations without
     validation or checkpoints, logging into ``work_dir``."""
-    from mmseg_dsrl.utils.config_utils import load_config, use_bn_without_cuda
-    from mmseg_dsrl.utils.experiments import set_data_root
+    from mmseg_dsrl.analysis.configs import load_config, use_bn_without_cuda
+    from mmseg_dsrl.analysis.runs import set_data_root
     cfg = load_config(path)
     use_bn_without_cuda(cfg)
     if data_root is not None:
@@ -134,7 +134,7 @@ def time_one_run(path: str, work_dir: str, args) -> float:
 def main(argv=None) -> List[dict]:
     args = parse_args(argv)
     import mmseg_dsrl  # noqa: F401
-    from mmseg_dsrl.utils.analysis import paired_ratios
+    from mmseg_dsrl.analysis.measurement import paired_ratios
     configs: Dict[str, str] = {BASELINE: args.baseline, CONFIG: args.config}
     configs.update(label_extra_configs(args.extra, configs))
     run_dirs = {(label, r): osp.join(

@@ -16,7 +16,7 @@ import json
 import os.path as osp
 import sys
 import time
-from mmseg_dsrl.utils.cli import positive_int
+from mmseg_dsrl.analysis.cli import positive_int
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
@@ -48,11 +48,11 @@ def main() -> None:
     parser.add_argument('--out', default=None, help='write json here')
     args = parser.parse_args()
     import mmseg_dsrl  # noqa: F401
-    from mmseg_dsrl.utils.analysis import (
+    from mmseg_dsrl.analysis.measurement import (
         build_inference_model,
         inference_complexity,
     )
-    from mmseg_dsrl.utils.config_utils import load_config
+    from mmseg_dsrl.analysis.configs import load_config
     shape = tuple(args.shape)
     rows = []
     dsrl_cfgs = sorted(

@@ -2,7 +2,7 @@
 
 For each folder of mmseg's packaged configs (``mmseg/.mim/configs``) the
 first config whose packages are installed gets the README's override
-(:data:`mmseg_dsrl.utils.model_zoo.DSRL_OVERRIDE`), then one training step
+(:data:`mmseg_dsrl.analysis.zoo_check.DSRL_OVERRIDE`), then one training step
 and one prediction on a synthetic batch at a small HR crop (doubled until
 the model can run on it). Prints a Markdown table: family, config, result,
 SISR geometry measured at build, losses.
@@ -18,8 +18,8 @@ import traceback
 import mmseg_dsrl  # noqa: F401
 from mmengine.registry import init_default_scope
 
-from mmseg_dsrl.utils.cli import positive_int
-from mmseg_dsrl.utils.model_zoo import (NOT_APPLICABLE, NOT_APPLICABLE_HEADS,
+from mmseg_dsrl.analysis.cli import positive_int
+from mmseg_dsrl.analysis.zoo_check import (NOT_APPLICABLE, NOT_APPLICABLE_HEADS,
                                         SUPPORTED_SEGMENTORS,
                                         decode_head_types,
                                         dsrl_step_at_smallest_size,

@@ -20,7 +20,7 @@ import json
 import os
 import os.path as osp
 import sys
-from mmseg_dsrl.utils.cli import positive_int
+from mmseg_dsrl.analysis.cli import positive_int
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
@@ -42,13 +42,13 @@ def parse_entry(text: str) -> dict:
 
 def measure(rows, shape, runs) -> None:
     import mmseg_dsrl  # noqa: F401
-    from mmseg_dsrl.utils.analysis import (
+    from mmseg_dsrl.analysis.measurement import (
         build_inference_model,
         inference_complexity,
         time_inference,
     )
-    from mmseg_dsrl.utils.config_utils import load_config
-    from mmseg_dsrl.utils.experiments import mean_std
+    from mmseg_dsrl.analysis.configs import load_config
+    from mmseg_dsrl.analysis.runs import mean_std
     for row in rows:
         model = build_inference_model(
             load_config(row['config']), row.get('checkpoint'))
@@ -143,7 +143,7 @@ def main() -> None:
             row['name'] = label
     measure(new, tuple(args.shape), args.runs)
     rows += new
-    from mmseg_dsrl.utils.experiments import format_mean_std
+    from mmseg_dsrl.analysis.runs import format_mean_std
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     lines = [
         '| model | GFLOPs | CPU latency (ms) | mIoU | seeds |',

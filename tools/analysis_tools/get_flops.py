@@ -14,12 +14,12 @@ import argparse
 from mmengine.config import DictAction
 
 import mmseg_dsrl  # noqa: F401
-from mmseg_dsrl.utils.analysis import (
+from mmseg_dsrl.analysis.measurement import (
     build_inference_model,
     inference_complexity,
 )
-from mmseg_dsrl.utils.config_utils import load_config, parse_shape
-from mmseg_dsrl.utils.cli import positive_int
+from mmseg_dsrl.analysis.configs import load_config, parse_shape
+from mmseg_dsrl.analysis.cli import positive_int
 
 
 def parse_args() -> argparse.Namespace:

@@ -42,8 +42,8 @@ from typing import Callable, Dict, List
 
 import torch
 
-from mmseg_dsrl.utils.cli import positive_int
-from mmseg_dsrl.utils.training_logs import (compare_loss_curves, loss_curve,
+from mmseg_dsrl.analysis.cli import positive_int
+from mmseg_dsrl.analysis.training_logs import (compare_loss_curves, loss_curve,
                                             markdown_table, read_scalars)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -391,9 +391,9 @@ def check_fa(args, rows: List[list], raw: dict) -> None:
 # ICNet fps at 1024x2048
 # ----------------------------------------------------------------------
 def check_icnet(args, rows: List[list], raw: dict) -> None:
-    from mmseg_dsrl.utils.analysis import build_inference_model, time_runner
-    from mmseg_dsrl.utils.config_utils import load_config
-    from mmseg_dsrl.utils.inference_paths import InferencePath, build_runner
+    from mmseg_dsrl.analysis.measurement import build_inference_model, time_runner
+    from mmseg_dsrl.analysis.configs import load_config
+    from mmseg_dsrl.analysis.inference_backends import InferencePath, build_runner
     torch.backends.cudnn.benchmark = True
     cfg = load_config(osp.join(REPO, ICNET_CONFIG))
     cfg.model.backbone.backbone_cfg.init_cfg = None  # no download
@@ -430,8 +430,8 @@ def check_step(args, rows: List[list], raw: dict) -> None:
     from mmseg.registry import MODELS
     from mmseg.structures import SegDataSample
 
-    from mmseg_dsrl.utils.analysis import paired_ratios, round_robin_times
-    from mmseg_dsrl.utils.config_utils import load_config, replace_norm_type
+    from mmseg_dsrl.analysis.measurement import paired_ratios, round_robin_times
+    from mmseg_dsrl.analysis.configs import load_config, replace_norm_type
     torch.backends.cudnn.benchmark = True
     size = (512, 1024) if args.quick else (1024, 2048)
     batch = 2

@@ -38,7 +38,7 @@ from typing import Dict, List, Tuple
 
 import torch
 
-from mmseg_dsrl.utils.cli import (add_dsrl_comparison_args,
+from mmseg_dsrl.analysis.cli import (add_dsrl_comparison_args,
                                   label_extra_configs, positive_int)
 
 #: Label of the second copy of the baseline (--noise-floor).
@@ -79,7 +79,7 @@ def build(cfg):
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
 
-    from mmseg_dsrl.utils.config_utils import use_bn_without_cuda
+    from mmseg_dsrl.analysis.configs import use_bn_without_cuda
     init_default_scope('mmseg')
     use_bn_without_cuda(cfg)
     model = MODELS.build(cfg.model)
@@ -155,8 +155,8 @@ def labelled_groups(model):
 def main(argv=None) -> None:
     args = parse_args(argv)
     import mmseg_dsrl  # noqa: F401
-    from mmseg_dsrl.utils.analysis import paired_ratios, round_robin_times
-    from mmseg_dsrl.utils.config_utils import load_config
+    from mmseg_dsrl.analysis.measurement import paired_ratios, round_robin_times
+    from mmseg_dsrl.analysis.configs import load_config
     dsrl_cfg = load_config(args.config)
     if dsrl_cfg.model.get('type') != 'DSRLEncoderDecoder':
         raise ValueError(f'{args.config} is not a DSRL config (model.type '

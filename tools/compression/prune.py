@@ -30,7 +30,7 @@ import sys
 
 import torch
 from mmengine.config import DictAction
-from mmseg_dsrl.utils.cli import (
+from mmseg_dsrl.analysis.cli import (
     keep_ratio,
     non_negative_int,
     positive_float,
@@ -137,7 +137,7 @@ def load_strict(model: torch.nn.Module, path: str) -> None:
 
 
 def count(model: torch.nn.Module, shape) -> dict:
-    from mmseg_dsrl.utils.analysis import inference_complexity
+    from mmseg_dsrl.analysis.measurement import inference_complexity
     model.eval()
     return inference_complexity(model, shape)
 
@@ -149,9 +149,9 @@ def main(argv=None) -> None:
 
     import mmseg_dsrl  # noqa: F401
     from mmseg_dsrl.compression import prune_filters_l1
-    from mmseg_dsrl.utils.analysis import build_inference_model
-    from mmseg_dsrl.utils.config_utils import load_config, use_bn_without_cuda
-    from mmseg_dsrl.utils.experiments import shorten_schedule
+    from mmseg_dsrl.analysis.measurement import build_inference_model
+    from mmseg_dsrl.analysis.configs import load_config, use_bn_without_cuda
+    from mmseg_dsrl.analysis.runs import shorten_schedule
     cfg = load_config(args.config, args.cfg_options)
     use_bn_without_cuda(cfg)
     if args.finetune_iters is None:

@@ -19,7 +19,7 @@ import statistics
 import sys
 import time
 from functools import partial
-from mmseg_dsrl.utils.cli import non_negative_int, positive_float, positive_int
+from mmseg_dsrl.analysis.cli import non_negative_int, positive_float, positive_int
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
@@ -60,14 +60,14 @@ def main() -> None:
 
     import mmseg_dsrl  # noqa: F401
     from mmseg_dsrl.datasets import write_demo_dataset
-    from mmseg_dsrl.utils.analysis import (
+    from mmseg_dsrl.analysis.measurement import (
         build_inference_model,
         inference_complexity,
         random_inputs,
         round_robin_times,
     )
-    from mmseg_dsrl.utils.config_utils import load_config
-    from mmseg_dsrl.utils.experiments import train_and_evaluate
+    from mmseg_dsrl.analysis.configs import load_config
+    from mmseg_dsrl.analysis.runs import train_and_evaluate
     work = args.work_dir or osp.join(
         REPO, 'work_dirs', time.strftime('prune-bench-%Y%m%d-%H%M%S'))
     os.makedirs(work, exist_ok=True)

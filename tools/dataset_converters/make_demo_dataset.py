@@ -11,7 +11,7 @@ import time
 sys.path.insert(
     0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmseg_dsrl.datasets.demo_scenes import write_demo_dataset  # noqa: E402
-from mmseg_dsrl.utils.cli import non_negative_int, positive_int  # noqa: E402
+from mmseg_dsrl.analysis.cli import non_negative_int, positive_int  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

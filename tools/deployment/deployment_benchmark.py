@@ -2,7 +2,7 @@
 
 For every --model and every --paths entry (eager fp32 PyTorch, channels-last,
 bf16 autocast, torch.compile, ONNX Runtime, fp16 on CUDA), builds the runner
-of mmseg_dsrl.utils.inference_paths, checks its logits against eager fp32 on
+of mmseg_dsrl.analysis.inference_backends, checks its logits against eager fp32 on
 the same input (label agreement, max logit difference), then times all of
 them round-robin in one process (--rounds rounds, one call of each per round,
 median), so machine drift hits every entry alike. Prints a Markdown table
@@ -31,7 +31,7 @@ from functools import partial
 
 import torch
 
-from mmseg_dsrl.utils.cli import positive_int
+from mmseg_dsrl.analysis.cli import positive_int
 
 sys.path.insert(
     0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -101,7 +101,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def load_inputs(model, shape, image):
     """The model's preprocessed input: ``image`` resized, or random."""
-    from mmseg_dsrl.utils.analysis import random_inputs
+    from mmseg_dsrl.analysis.measurement import random_inputs
     if image is None:
         torch.manual_seed(0)
         return random_inputs(model, shape)
@@ -115,12 +115,12 @@ def load_inputs(model, shape, image):
 def main(argv=None) -> None:
     args = parse_args(argv)
     import mmseg_dsrl  # noqa: F401
-    from mmseg_dsrl.utils.analysis import (
+    from mmseg_dsrl.analysis.measurement import (
         build_inference_model,
         round_robin_times,
     )
-    from mmseg_dsrl.utils.config_utils import load_config
-    from mmseg_dsrl.utils.inference_paths import (
+    from mmseg_dsrl.analysis.configs import load_config
+    from mmseg_dsrl.analysis.inference_backends import (
         InferencePath,
         agreement,
         build_runner,

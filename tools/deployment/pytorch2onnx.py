@@ -30,7 +30,7 @@ import sys
 import torch
 from mmengine.config import DictAction
 
-from mmseg_dsrl.utils.cli import positive_float, positive_int
+from mmseg_dsrl.analysis.cli import positive_float, positive_int
 
 sys.path.insert(
     0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -89,9 +89,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     import mmseg_dsrl  # noqa: F401
-    from mmseg_dsrl.utils.analysis import build_inference_model, random_inputs
-    from mmseg_dsrl.utils.config_utils import load_config
-    from mmseg_dsrl.utils.onnx_export import (
+    from mmseg_dsrl.analysis.measurement import build_inference_model, random_inputs
+    from mmseg_dsrl.analysis.configs import load_config
+    from mmseg_dsrl.export.onnx import (
         OnnxExportError,
         compare_with_onnxruntime,
         export_onnx,

@@ -20,7 +20,7 @@ import os
 import os.path as osp
 import sys
 import time
-from mmseg_dsrl.utils.cli import non_negative_int, positive_int
+from mmseg_dsrl.analysis.cli import non_negative_int, positive_int
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
@@ -147,8 +147,8 @@ def with_detailed_metrics(run_dir: str, metrics: dict, config: str,
     the current val_evaluator) and its metrics.json updated."""
     if all(k in metrics for k in DETAIL_KEYS):
         return metrics
-    from mmseg_dsrl.utils.config_utils import load_config
-    from mmseg_dsrl.utils.experiments import evaluate_checkpoint
+    from mmseg_dsrl.analysis.configs import load_config
+    from mmseg_dsrl.analysis.runs import evaluate_checkpoint
     cfg = load_config(config, cfg_options)
     extra = evaluate_checkpoint(cfg, osp.join(run_dir, metrics['checkpoint']),
                                 osp.join(run_dir, 'eval_detailed'), data_root)
@@ -201,7 +201,7 @@ def paired_table(rows, reference: str = 'lr', keys=None) -> list:
     """mIoU minus the same seed's ``reference`` row, per seed, for the rows
     whose key is in ``keys`` (default: all); [] without the reference row or
     without a row to compare."""
-    from mmseg_dsrl.utils.experiments import mean_std
+    from mmseg_dsrl.analysis.runs import mean_std
     ref = next((r for r in rows if r['key'] == reference), None)
     if ref is None:
         return []
@@ -225,7 +225,7 @@ def paired_table(rows, reference: str = 'lr', keys=None) -> list:
 
 
 def write_tables(rows, work_dir: str) -> None:
-    from mmseg_dsrl.utils.experiments import format_mean_std
+    from mmseg_dsrl.analysis.runs import format_mean_std
     with open(osp.join(work_dir, 'results.json'), 'w') as f:
         json.dump(rows, f, indent=2)
     lines = [
@@ -261,8 +261,8 @@ def write_tables(rows, work_dir: str) -> None:
 def main() -> None:
     args = parse_args()
     import mmseg_dsrl  # noqa: F401
-    from mmseg_dsrl.utils.analysis import inference_complexity, time_inference
-    from mmseg_dsrl.utils.experiments import (
+    from mmseg_dsrl.analysis.measurement import inference_complexity, time_inference
+    from mmseg_dsrl.analysis.runs import (
         final_training_losses,
         finished_run,
         mean_std,

@@ -20,7 +20,7 @@ import tempfile
 import time
 
 import torch
-from mmseg_dsrl.utils.cli import non_negative_int, positive_int
+from mmseg_dsrl.analysis.cli import non_negative_int, positive_int
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
@@ -46,7 +46,7 @@ def models():
 def load(path, test_cfg):
     from mmengine.config import Config
 
-    from mmseg_dsrl.utils.analysis import build_inference_model
+    from mmseg_dsrl.analysis.measurement import build_inference_model
     if path.startswith('mmseg::'):
         import mmseg
         path = osp.join(
@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument('--out', default=None, help='write json here')
     args = parser.parse_args()
     import mmseg_dsrl  # noqa: F401
-    from mmseg_dsrl.utils.analysis import inference_complexity, random_inputs
+    from mmseg_dsrl.analysis.measurement import inference_complexity, random_inputs
     shape = tuple(args.shape)
     built = [(name, load(path, tc)) for name, path, tc in models()]
     rows = {name: dict(model=name) for name, _ in built}
@@ -106,7 +106,7 @@ def main() -> None:
               f'{rows[name]["params_m"]:9.2f} {med:10.3f} '
               f'{max(times[name]) - min(times[name]):9.3f} {psp / med:21.1f}')
     if not args.no_onnx:
-        from mmseg_dsrl.utils.onnx_export import (
+        from mmseg_dsrl.export.onnx import (
             export_onnx,
             max_abs_difference,
         )

@@ -31,7 +31,7 @@ import statistics
 import sys
 from functools import partial
 
-from mmseg_dsrl.utils.cli import (
+from mmseg_dsrl.analysis.cli import (
     keep_ratio,
     non_negative_int,
     positive_float,
@@ -156,14 +156,14 @@ def main(argv=None) -> None:
     import torch
 
     import mmseg_dsrl  # noqa: F401
-    from mmseg_dsrl.utils.analysis import (
+    from mmseg_dsrl.analysis.measurement import (
         build_inference_model,
         inference_complexity,
         random_inputs,
         round_robin_times,
     )
-    from mmseg_dsrl.utils.config_utils import load_config
-    from mmseg_dsrl.utils.experiments import (
+    from mmseg_dsrl.analysis.configs import load_config
+    from mmseg_dsrl.analysis.runs import (
         evaluate_checkpoint,
         mean_std,
         paired_differences,
@@ -283,7 +283,7 @@ def main(argv=None) -> None:
 
 
 def write_markdown(result: dict, path: str) -> None:
-    from mmseg_dsrl.utils.experiments import format_mean_std, mean_std
+    from mmseg_dsrl.analysis.runs import format_mean_std, mean_std
     n = len(result['seeds'])
     lines = [
         f'seeds {result["seeds"]}; CPU latency: median of round-robin '

@@ -133,7 +133,7 @@ def test_dsrl_on_icnet_trains_and_predicts_hr():
 
 def test_onnx_export_matches_pytorch(tmp_path):
     pytest.importorskip('onnxruntime')
-    from mmseg_dsrl.utils.onnx_export import export_onnx, max_abs_difference
+    from mmseg_dsrl.export.onnx import export_onnx, max_abs_difference
     model = MODELS.build(tiny_icnet_cfg()).eval()
     path = str(tmp_path / 'icnet.onnx')
     x = torch.randn(1, 3, 128, 256)

@@ -6,7 +6,7 @@ import statistics
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .config_utils import load_config, use_bn_without_cuda
+from .configs import load_config, use_bn_without_cuda
 
 
 def set_data_root(cfg, data_root: str) -> None:
@@ -108,7 +108,7 @@ def finished_run(run_dir: str, config: str,
             f'call asks for iters={iters}; pick another work dir')
     from mmengine.config import Config
 
-    from .analysis import build_inference_model
+    from .measurement import build_inference_model
 
     # The runner's dump of the config the run trained with.
     cfg = Config.fromfile(osp.join(run_dir, osp.basename(config)))

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from mmseg_dsrl.utils.inference_paths import (
+from mmseg_dsrl.analysis.inference_backends import (
     InferencePath,
     agreement,
     build_runner,

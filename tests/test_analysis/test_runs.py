@@ -1,5 +1,5 @@
 """The recipes under tools/experiments reuse finished runs instead of
-retraining (mmseg_dsrl.utils.experiments)."""
+retraining (mmseg_dsrl.analysis.runs)."""
 import json
 import os.path as osp
 
@@ -9,7 +9,7 @@ from dsrl_test_utils import REPO
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
-from mmseg_dsrl.utils.experiments import (
+from mmseg_dsrl.analysis.runs import (
     finished_run,
     median_iteration_seconds,
     paired_differences,
@@ -72,7 +72,7 @@ def test_paired_differences_pair_by_position():
 
 def test_final_training_losses_average_the_last_part_of_the_newest_log(
         tmp_path):
-    from mmseg_dsrl.utils.experiments import final_training_losses
+    from mmseg_dsrl.analysis.runs import final_training_losses
 
     def write(stamp, lines):
         folder = tmp_path / stamp

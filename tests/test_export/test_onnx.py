@@ -6,7 +6,7 @@ from torch import nn
 
 pytest.importorskip('onnxruntime')
 
-from mmseg_dsrl.utils.onnx_export import export_onnx  # noqa: E402
+from mmseg_dsrl.export.onnx import export_onnx  # noqa: E402
 
 
 class Wrap(nn.Module):

@@ -7,7 +7,7 @@ import sys
 import pytest
 from dsrl_test_utils import REPO
 
-from mmseg_dsrl.utils.cli import (hw_size, keep_ratio, label_extra_configs,
+from mmseg_dsrl.analysis.cli import (hw_size, keep_ratio, label_extra_configs,
                                   non_negative_float, non_negative_int,
                                   positive_float, positive_int)
 

@@ -19,7 +19,7 @@ from typing import Callable, Dict, Optional
 import torch
 from torch import Tensor, nn
 
-from .onnx_export import TensorModeWrapper, export_onnx
+from ..export.onnx import TensorModeWrapper, export_onnx
 
 BACKENDS = ('pytorch', 'onnxruntime')
 PRECISIONS = ('fp32', 'fp16', 'bf16')

@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from mmengine.config import Config, ConfigDict
 
-from .config_utils import replace_norm_type
+from .configs import replace_norm_type
 
 # What a user adds to any EncoderDecoder / CascadeEncoderDecoder config
 # (plus custom_imports and HR training crops); README "Use DSRL in your

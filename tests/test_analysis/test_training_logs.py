@@ -11,7 +11,7 @@ import pytest
 import torch
 from dsrl_test_utils import REPO
 
-from mmseg_dsrl.utils.training_logs import (compare_loss_curves, loss_curve,
+from mmseg_dsrl.analysis.training_logs import (compare_loss_curves, loss_curve,
                                             markdown_table, read_scalars)
 
 GPU_CHECK = osp.join(REPO, 'tools', 'analysis_tools', 'gpu_check.py')

@@ -5,7 +5,7 @@ from dsrl_test_utils import tiny_segmentor_cfg
 from mmseg.registry import MODELS
 
 from mmseg_dsrl.models.functional import scaled_size
-from mmseg_dsrl.utils.analysis import (
+from mmseg_dsrl.analysis.measurement import (
     executed_parameter_count,
     inference_complexity,
     random_inputs,
@@ -53,7 +53,7 @@ def test_models_built_from_one_config_do_not_share_test_cfg():
     from dsrl_test_utils import tiny_segmentor_cfg
     from mmengine.config import Config
 
-    from mmseg_dsrl.utils.analysis import build_inference_model
+    from mmseg_dsrl.analysis.measurement import build_inference_model
     cfg = Config(dict(model=tiny_segmentor_cfg(type='EncoderDecoder')))
     first, second = build_inference_model(cfg), build_inference_model(cfg)
     first.test_cfg.mode = 'slide'
@@ -62,7 +62,7 @@ def test_models_built_from_one_config_do_not_share_test_cfg():
 
 
 def test_round_robin_times_every_call_once_per_round_in_order():
-    from mmseg_dsrl.utils.analysis import round_robin_times
+    from mmseg_dsrl.analysis.measurement import round_robin_times
     order = []
     times = round_robin_times(
         {'a': lambda: order.append('a'), 'b': lambda: order.append('b')},
@@ -74,7 +74,7 @@ def test_round_robin_times_every_call_once_per_round_in_order():
 
 
 def test_round_robin_times_shuffled_varies_the_order_of_every_round():
-    from mmseg_dsrl.utils.analysis import round_robin_times
+    from mmseg_dsrl.analysis.measurement import round_robin_times
     calls = []
     steps = {k: (lambda k=k: calls.append(k)) for k in 'abcd'}
     times = round_robin_times(steps, rounds=12, warmup=2, shuffle_seed=3)
@@ -87,7 +87,7 @@ def test_round_robin_times_shuffled_varies_the_order_of_every_round():
 
 
 def test_round_robin_times_keeps_autograd_for_training_steps():
-    from mmseg_dsrl.utils.analysis import round_robin_times
+    from mmseg_dsrl.analysis.measurement import round_robin_times
     x = torch.ones(2, requires_grad=True)
     grads = {}
     round_robin_times(
@@ -101,7 +101,7 @@ def test_round_robin_times_keeps_autograd_for_training_steps():
 
 
 def test_paired_ratios_median_and_quartiles_of_per_round_ratios():
-    from mmseg_dsrl.utils.analysis import paired_ratios
+    from mmseg_dsrl.analysis.measurement import paired_ratios
 
     # The machine slows down 3x between rounds; within a round the entry
     # takes 1.25x the baseline, except in two rounds where a hiccup hit
