@@ -1,14 +1,13 @@
-"""Shared fixtures. Helpers live in dsrl_test_utils (importable because this
-folder is put on sys.path; the name avoids mmseg's own `tests` package)."""
+"""Shared fixtures. Helpers live in dsrl_test_utils (importable because
+pytest.ini puts this folder on the path: ``pythonpath = tests``; the name
+avoids mmseg's own `tests` package)."""
 import os
-import os.path as osp
 import sys
 
 import pytest
 import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from dsrl_test_utils import REPO  # noqa: E402
+from dsrl_test_utils import REPO
 
 
 @pytest.fixture(autouse=True)

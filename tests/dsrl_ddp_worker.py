@@ -5,14 +5,13 @@ rank), takes this rank's half of the fixed batch, runs one DDP forward /
 backward on CPU (gloo) with BatchNorm in eval mode, and rank 0 saves the
 all-reduced losses and the synchronised gradients to ``argv[1]``.
 """
-import os
 import sys
 
 import torch
 import torch.distributed as dist
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dsrl_ddp_reference import (BATCH, build_model, fixed_batch,  # noqa: E402
+# Run as a script: its folder (tests/) is on sys.path, so the helpers import.
+from dsrl_ddp_reference import (BATCH, build_model, fixed_batch,
                                 losses_and_grads)
 
 

@@ -15,12 +15,10 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 import time
 from mmseg_dsrl.analysis.cli import non_negative_int, positive_int
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 CONFIGS = {
     'LR baseline (128x256 in, bilinear)':

@@ -27,9 +27,7 @@ import os.path as osp
 import subprocess
 import sys
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmseg_dsrl.analysis.cli import (  # noqa: E402
+from mmseg_dsrl.analysis.cli import (
     hw_size,
     non_negative_int,
     positive_int,
@@ -40,7 +38,6 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 WORKER = r'''
 import json, resource, sys, time
 import torch
-sys.path.insert(0, {repo!r})
 from mmseg_dsrl.models.functional import (affinity_distance,
                                           naive_affinity_distance)
 import torch.nn.functional as F
@@ -78,11 +75,11 @@ print(json.dumps(dict(time=min(times), peak_mib=peak / 1024)))
 
 def measure(b, c1, c2, h, w, variant, block, repeats, out):
     code = WORKER.format(
-        repo=REPO,
         args=(b, c1, c2, h, w, variant, block),
         repeats=repeats,
         out=out)
     proc = subprocess.run([sys.executable, '-c', code],
+                          cwd=REPO,
                           capture_output=True,
                           text=True)
     if proc.returncode != 0:

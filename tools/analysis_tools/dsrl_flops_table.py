@@ -14,12 +14,10 @@ import argparse
 import glob
 import json
 import os.path as osp
-import sys
 import time
 from mmseg_dsrl.analysis.cli import positive_int
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 
 
 def stock_base(path: str) -> str:

@@ -19,11 +19,9 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 from mmseg_dsrl.analysis.cli import positive_int
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 
 
 def parse_entry(text: str) -> dict:

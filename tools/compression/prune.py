@@ -26,7 +26,6 @@ import copy
 import json
 import os
 import os.path as osp
-import sys
 
 import torch
 from mmengine.config import DictAction
@@ -38,7 +37,6 @@ from mmseg_dsrl.analysis.cli import (
 )
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

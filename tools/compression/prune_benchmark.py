@@ -16,13 +16,11 @@ import json
 import os
 import os.path as osp
 import statistics
-import sys
 import time
 from functools import partial
 from mmseg_dsrl.analysis.cli import non_negative_int, positive_float, positive_int
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 
 CONFIG = osp.join(REPO, 'configs', 'icnet',
                   'icnet-cascade_r18-d8_1xb4-400i_dsrl-demo-256x512.py')

@@ -5,13 +5,10 @@ Example:
 """
 import argparse
 import os.path as osp
-import sys
 import time
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmseg_dsrl.datasets.demo_scenes import write_demo_dataset  # noqa: E402
-from mmseg_dsrl.analysis.cli import non_negative_int, positive_int  # noqa: E402
+from mmseg_dsrl.datasets.demo_scenes import write_demo_dataset
+from mmseg_dsrl.analysis.cli import non_negative_int, positive_int
 
 
 def parse_args() -> argparse.Namespace:

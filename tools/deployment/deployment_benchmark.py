@@ -25,7 +25,6 @@ import json
 import os
 import os.path as osp
 import statistics
-import sys
 import time
 from functools import partial
 
@@ -33,8 +32,6 @@ import torch
 
 from mmseg_dsrl.analysis.cli import positive_int
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 PATHS = {
     'eager': dict(),

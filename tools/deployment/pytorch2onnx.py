@@ -32,8 +32,6 @@ from mmengine.config import DictAction
 
 from mmseg_dsrl.analysis.cli import positive_float, positive_int
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def parse_args(argv=None) -> argparse.Namespace:

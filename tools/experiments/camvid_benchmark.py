@@ -18,12 +18,10 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 import time
 from mmseg_dsrl.analysis.cli import non_negative_int, positive_int
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 
 MODELS = {
     'full': ('BiSeNetV1-R18 w0.5, 360x480 input',

@@ -15,7 +15,6 @@ import argparse
 import json
 import os.path as osp
 import statistics
-import sys
 import tempfile
 import time
 
@@ -23,7 +22,6 @@ import torch
 from mmseg_dsrl.analysis.cli import non_negative_int, positive_int
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 
 ICNET = 'configs/icnet/icnet-cascade_r50-d8_4xb2-80k_cityscapes-832x832.py'
 ICNET_W05 = ('configs/icnet/'

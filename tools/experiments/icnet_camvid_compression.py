@@ -28,7 +28,6 @@ import json
 import os
 import os.path as osp
 import statistics
-import sys
 from functools import partial
 
 from mmseg_dsrl.analysis.cli import (
@@ -39,7 +38,6 @@ from mmseg_dsrl.analysis.cli import (
 )
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 
 CONFIG = osp.join(REPO, 'configs', 'camvid',
                   'icnet-cascade_r18-d8-w0.5_1xb4-1000i_camvid-360x480.py')

@@ -230,6 +230,16 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
                     f'. {type(self.backbone).__name__} is built for '
                     f'img_size={tuple(img_size)}: set '
                     f'model.backbone.img_size={lr} (the LR crop)')
+        pools = fixed_size_pooling(self)
+        if pools and 'too small' in str(error):
+            where = ', '.join(f'{name} (kernel {k})' for name, k in pools)
+            message += (
+                f'. The model pools with fixed kernels sized for full-'
+                f'resolution features: {where}; at input_scale='
+                f'{self.input_scale} their input is smaller than the kernel. '
+                'Train on larger HR crops (model.data_preprocessor.size and '
+                'the pipeline\'s crop), raise input_scale, or give the head '
+                'a pooling that adapts to its input size')
         return message
 
     def _check_sssr_outputs(self, outputs: Any, with_fa: bool) -> None:
@@ -369,6 +379,20 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
             sample.sr_image = PixelData(data=sr[i, :, :h, :w].clamp(0, 255))
             sample.hr_image = PixelData(data=hr[i, :, :h, :w])
         return results
+
+
+def fixed_size_pooling(model: nn.Module,
+                       min_kernel: int = 8) -> List[Tuple[str, Any]]:
+    """Pooling layers with a fixed kernel of at least ``min_kernel`` (e.g.
+    LRASPP's 49x49 image pooling): ``(name, kernel_size)`` each. Such a
+    kernel fits the feature size of one input resolution only."""
+    found = []
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.AvgPool2d, nn.MaxPool2d)):
+            k = module.kernel_size
+            if max(k if isinstance(k, tuple) else (k, )) >= min_kernel:
+                found.append((name, k))
+    return found
 
 
 def _check_predicts_from_features(head: nn.Module) -> None:

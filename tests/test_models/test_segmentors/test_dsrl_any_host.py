@@ -219,6 +219,24 @@ def test_fixed_size_backbone_error_names_the_img_size_to_set():
     assert model.sisr_head.upscale_factor == 32
 
 
+def test_fixed_pooling_too_large_for_the_lr_features_names_what_to_change():
+    """LRASPP's 49x49 image pooling does not fit its LR feature map: the
+    build error names the layer, its kernel and what to change; a larger
+    HR crop builds."""
+    from mmseg_dsrl.analysis.configs import load_config
+    from mmseg_dsrl.analysis.zoo_check import apply_dsrl_override
+    cfg = load_config('mmseg::mobilenet_v3/'
+                      'mobilenet-v3-d8_lraspp_4xb4-320k_cityscapes-512x1024.py')
+    with pytest.raises(
+            ValueError,
+            match=r'decode_head\.head\.image_pool\.0 \(kernel 49\).*'
+            r'larger HR crops \(model\.data_preprocessor\.size'):
+        MODELS.build(apply_dsrl_override(cfg, (512, 1024)))
+    # At 1024x2048 the LR features (64x128 at stride 8) fit the kernel.
+    model = MODELS.build(apply_dsrl_override(cfg, (1024, 2048)))
+    assert model.sisr_head is not None
+
+
 def test_head_without_per_pixel_scores_is_refused_with_the_reason():
 
     @MODELS.register_module(force=True)
