@@ -137,20 +137,13 @@ AMP_RTOL = {'fp16': 0.005, 'bf16': 0.01}
 def camvid_batch(batch=2, size=(360, 480), num_classes=11, seed=0):
     """A CamVid-sized training batch as the dataloader gives it (uint8
     images), labels with 5 % void (255), as CamVid has."""
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
+    from mmseg_dsrl.analysis.zoo_check import synthetic_batch
+    data = synthetic_batch(num_classes, size, batch, seed)
     g = torch.Generator().manual_seed(seed)
-    inputs, samples = [], []
-    for _ in range(batch):
-        inputs.append(
-            torch.randint(0, 256, (3, *size), dtype=torch.uint8, generator=g))
-        label = torch.randint(0, num_classes, (1, *size), generator=g)
-        label[torch.rand(1, *size, generator=g) < 0.05] = 255
-        sample = SegDataSample(gt_sem_seg=PixelData(data=label))
-        sample.set_metainfo(
-            dict(img_shape=size, ori_shape=size, pad_shape=size))
-        samples.append(sample)
-    return dict(inputs=inputs, data_samples=samples)
+    for sample in data['data_samples']:
+        label = sample.gt_sem_seg.data
+        label[torch.rand(label.shape, generator=g) < 0.05] = 255
+    return data
 
 
 def build_without_dropout(name, device='cpu'):
@@ -193,3 +186,15 @@ def assert_losses_close(mixed, reference, rtol):
         assert torch.isfinite(value) and value != 0, (key, value.item())
         assert abs(value.item() / ref.item() - 1) < rtol, (
             key, value.item(), ref.item())
+
+
+def assert_finite_gradients(model):
+    """Every trainable parameter has a finite gradient, and not all of them
+    are zero (the low precision did not flush them away)."""
+    trainable = [(n, p) for n, p in model.named_parameters()
+                 if p.requires_grad]
+    assert trainable
+    for n, p in trainable:
+        assert p.grad is not None, f'{n} got no gradient'
+        assert torch.isfinite(p.grad).all(), f'{n} has a non-finite grad'
+    assert sum(p.grad.abs().sum() for _, p in trainable) > 0

@@ -63,10 +63,6 @@ class UpstreamFix:
             installed) <= digit_version(last)
 
 
-def _checkpoints() -> None:
-    apply_checkpoint_safety()
-
-
 #: Every fix, in the order they are applied. ``versions`` are the releases
 #: with the bug as far as checked: each range ends at the release checked
 #: here (the last release of each package, 2026-11).
@@ -75,7 +71,7 @@ FIXES: List[UpstreamFix] = [
         'runner-checkpoints', 'mmengine', ('0.0.0', '0.10.7'),
         "loads runner checkpoints with torch's weights_only default (torch "
         '>= 2.6), which refuses their HistoryBuffer and numpy globals; '
-        'writes them in place', _checkpoints),
+        'writes them in place', apply_checkpoint_safety),
     UpstreamFix(
         'cpu-distributed', 'mmengine', ('0.0.0', '0.10.7'),
         'the pytorch launcher and DDP wrapper call CUDA before anything '

@@ -9,7 +9,8 @@ import pytest
 import torch
 from dsrl_icnet_utils import tiny_icnet_cfg
 from dsrl_test_utils import (AMP_RTOL, CAMVID_CONFIGS,
-                             assert_autocast_loss_close, assert_losses_close,
+                             assert_autocast_loss_close, assert_finite_gradients,
+                             assert_losses_close,
                              build_without_dropout, camvid_batch, losses_of,
                              seg_batch, tiny_segmentor_cfg)
 from mmseg.registry import MODELS
@@ -141,6 +142,4 @@ def test_camvid_configs_under_cuda_autocast(name, precision):
     mixed = losses_of(model, data, precision)
     assert_losses_close(mixed, reference, AMP_RTOL[precision])
     sum(v for k, v in mixed.items() if 'loss' in k).backward()
-    for n, p in model.named_parameters():
-        if p.requires_grad:
-            assert p.grad is not None and torch.isfinite(p.grad).all(), n
+    assert_finite_gradients(model)

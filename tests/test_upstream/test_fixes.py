@@ -42,7 +42,6 @@ def test_every_fix_is_version_guarded_and_active_on_the_pinned_stack():
     rows = {r['name']: r for r in list_fixes()}
     assert set(rows) == {f.name for f in FIXES}
     for fix in FIXES:
-        first, last = fix.versions
         assert fix.applies(), (fix.name, fix.installed_version())
         assert rows[fix.name]['active'], fix.name
         assert rows[fix.name]['installed'] == fix.installed_version()

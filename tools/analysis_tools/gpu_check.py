@@ -426,12 +426,11 @@ def check_step(args, rows: List[list], raw: dict) -> None:
     import copy
 
     from mmengine.optim import build_optim_wrapper
-    from mmengine.structures import PixelData
     from mmseg.registry import MODELS
-    from mmseg.structures import SegDataSample
 
     from mmseg_dsrl.analysis.measurement import paired_ratios, round_robin_times
     from mmseg_dsrl.analysis.configs import load_config, replace_norm_type
+    from mmseg_dsrl.analysis.zoo_check import synthetic_batch
     torch.backends.cudnn.benchmark = True
     size = (512, 1024) if args.quick else (1024, 2048)
     batch = 2
@@ -452,22 +451,8 @@ def check_step(args, rows: List[list], raw: dict) -> None:
                 wrapper_cfg.dtype = 'float16'
                 wrapper_cfg.loss_scale = 'dynamic'
             optim = build_optim_wrapper(model, wrapper_cfg)
-            g = torch.Generator().manual_seed(0)
-            num_classes = cfg.model.decode_head.num_classes
-            samples = []
-            for _ in range(batch):
-                s = SegDataSample()
-                s.gt_sem_seg = PixelData(data=torch.randint(
-                    0, num_classes, (1, *size), generator=g))
-                s.set_metainfo(dict(img_shape=size, ori_shape=size,
-                                    pad_shape=size))
-                samples.append(s)
-            data = dict(
-                inputs=[
-                    torch.randint(0, 256, (3, *size), dtype=torch.uint8,
-                                  generator=g) for _ in range(batch)
-                ],
-                data_samples=samples)
+            data = synthetic_batch(cfg.model.decode_head.num_classes, size,
+                                   batch)
             name = 'DSRL' if 'dsrl_' in path else 'LR'
             calls[name] = (lambda m=model, o=optim, d=data:
                            m.train_step(d, o))
