@@ -7,6 +7,27 @@ from mmengine.config import ConfigDict
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
+
+def run_script(path: str, argv) -> int:
+    """Run a command-line script in this process as ``python path *argv``
+    would (``runpy``, ``__name__ == '__main__'``) and return its exit
+    status. Tools are run as programs, never imported: what a test needs
+    from inside a tool lives in the package."""
+    import runpy
+    import sys
+    path = path if osp.isabs(path) else osp.join(REPO, path)
+    saved = sys.argv
+    sys.argv = [path, *map(str, argv)]
+    try:
+        runpy.run_path(path, run_name='__main__')
+    except SystemExit as stop:
+        if stop.code is None or isinstance(stop.code, int):
+            return stop.code or 0
+        return 1  # sys.exit('message'), as the interpreter reports it
+    finally:
+        sys.argv = saved
+    return 0
+
 # A small ResNetV1c (widths 16..128, dilated like mmseg's d8 models: all
 # outputs from stage 2 on are at stride 8).
 TINY_BACKBONE = dict(

@@ -8,6 +8,7 @@
 #   mmcv==2.1.0 built from source WITH its compiled ops
 #   mmengine==0.10.7, mmsegmentation==1.2.2, ftfy, regex, numpy<2, opencv
 #   torch-pruning, onnx, onnxruntime (pruning and ONNX export)
+#   scikit-image (tests only: the reference PSNR / SSIM on real images)
 #   mmseg_dsrl itself in editable mode, with its fused FA kernel compiled
 #   with MMSEG_DSRL_OPTIONAL_FAMILIES=1 also mmdet==3.3.0 and, with a CUDA
 #   torch, mmpretrain==1.2.0 + torchvision==0.28.0 (the MaskFormer /
@@ -75,6 +76,13 @@ if ! have torch_pruning onnx onnxruntime; then
   log "installing torch-pruning, onnx, onnxruntime"
   "${PIP[@]}" install 'torch-pruning>=1.5,<2' onnx onnxruntime \
     'setuptools>=77,<81' 
+fi
+
+# The tests compare the SISR metric's PSNR / SSIM with scikit-image's on
+# the photographs it bundles (no download).
+if ! have skimage; then
+  log "installing scikit-image (reference PSNR / SSIM for the tests)"
+  "${PIP[@]}" install 'scikit-image>=0.22' 'numpy<2' 'setuptools>=77,<81'
 fi
 
 # Checked from / so that the repository folder itself cannot satisfy it.

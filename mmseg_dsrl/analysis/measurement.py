@@ -1,34 +1,17 @@
 """Model building, complexity and latency measurement for the tools."""
 import contextlib
-import copy
 import random
 import statistics
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
-from mmengine.config import Config
-from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
+from mmengine.hooks import Hook
 from torch import nn
 
+from mmseg_dsrl.utils.inference_model import build_inference_model  # noqa: F401,E501 (re-exported for the tools)
 
-def build_inference_model(cfg: Config,
-                          checkpoint: Optional[str] = None,
-                          device: str = 'cpu') -> nn.Module:
-    """Build ``cfg.model`` for inference: BN instead of SyncBN, eval mode,
-    weights from ``checkpoint`` if given."""
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    from mmseg.registry import MODELS
 
-    # A copy: models built from one config would otherwise share its nested
-    # dicts (e.g. test_cfg), so changing one model's ICNet exit changed all.
-    model = MODELS.build(copy.deepcopy(cfg.model))
-    if checkpoint:
-        load_checkpoint(model, checkpoint, map_location='cpu')
-    model = revert_sync_batchnorm(model)
-    return model.to(device).eval()
 
 
 def random_inputs(model: nn.Module,
@@ -228,3 +211,27 @@ def paired_ratios(times: Dict[str, List[float]], base: str) -> List[dict]:
                 ratio_q1=q1,
                 ratio_q3=q3))
     return rows
+
+
+class IterationEndTimes(Hook):
+    """Records ``time.perf_counter()`` at the end of every training
+    iteration (after every other hook: priority LOWEST)."""
+
+    priority = 'LOWEST'
+
+    def __init__(self) -> None:
+        self.ends: List[float] = []
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        self.ends.append(time.perf_counter())
+
+
+def seconds_per_iteration(ends: List[float], skip: int) -> float:
+    """Median wall time between consecutive iteration ends, leaving out
+    the iterations up to and including iteration ``skip`` (1-based)."""
+    durations = [b - a for a, b in zip(ends, ends[1:])][max(skip - 1, 0):]
+    if not durations:
+        raise ValueError(f'{len(ends)} iterations leave no duration to time '
+                         f'after skipping {skip}')
+    return statistics.median(durations)

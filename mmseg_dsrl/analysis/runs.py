@@ -6,6 +6,8 @@ import statistics
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from mmseg_dsrl.utils.schedule import shorten_schedule  # noqa: F401 (re-exported)
+
 from .configs import load_config, use_bn_without_cuda
 
 
@@ -14,21 +16,6 @@ def set_data_root(cfg, data_root: str) -> None:
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if loader in cfg:
             cfg[loader].dataset.data_root = data_root
-
-
-def shorten_schedule(cfg, iters: int) -> None:
-    """Train for ``iters`` iterations, validate and checkpoint at the end,
-    and squeeze the LR schedule into the new length."""
-    if iters < 1:
-        raise ValueError(f'iters must be >= 1, got {iters}')
-    cfg.train_cfg.max_iters = iters
-    cfg.train_cfg.val_interval = iters
-    cfg.default_hooks.checkpoint.interval = iters
-    old = max(s.get('end', 0) for s in cfg.param_scheduler) or iters
-    for sched in cfg.param_scheduler:
-        sched.begin = int(sched.get('begin', 0) * iters / old)
-        sched.end = max(sched.begin + 1,
-                        int(sched.get('end', old) * iters / old))
 
 
 def median_iteration_seconds(times: Sequence[float]) -> float:

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from mmengine.config import Config, ConfigDict
 
+from .batches import synthetic_batch
 from .configs import replace_norm_type
 
 # What a user adds to any EncoderDecoder / CascadeEncoderDecoder config
@@ -118,31 +119,6 @@ def apply_dsrl_override(cfg: Config,
     return model
 
 
-def synthetic_batch(num_classes: int,
-                    hr_size: Tuple[int, int],
-                    batch: int = 2,
-                    seed: int = 0) -> dict:
-    """A data batch as mmseg's loaders give it: uint8 HR images, HR labels
-    (and edge maps, which PIDNet's head reads)."""
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
-    g = torch.Generator().manual_seed(seed)
-    h, w = hr_size
-    inputs, samples = [], []
-    for _ in range(batch):
-        inputs.append(torch.randint(0, 256, (3, h, w), generator=g,
-                                    dtype=torch.uint8))
-        sample = SegDataSample(
-            metainfo=dict(img_shape=(h, w), ori_shape=(h, w),
-                          pad_shape=(h, w)))
-        sample.gt_sem_seg = PixelData(data=torch.randint(
-            0, num_classes, (1, h, w), generator=g))
-        sample.gt_edge_map = PixelData(data=torch.randint(
-            0, 2, (1, h, w), generator=g))
-        samples.append(sample)
-    return dict(inputs=inputs, data_samples=samples)
-
-
 def required_packages(cfg: Config) -> List[str]:
     """Packages a config needs besides mmseg: its ``custom_imports`` and
     the scopes of scoped types (``mmdet.PixelDecoder``,
@@ -245,7 +221,7 @@ def dsrl_step_at_smallest_size(cfg: Config, hr: int, max_hr: int
     Returns:
         tuple: The side used and the step's result.
     """
-    from ..models.segmentors.feature_geometry import FeatureGeometryError
+    from ..models.utils.feature_geometry import FeatureGeometryError
     size = hr
     while True:
         try:

@@ -41,7 +41,7 @@ DEMO = osp.join('configs', 'dsrl',
      'argument --runs: must be an integer >= 1, got 0'),
     (['tools/compression/prune.py', DEMO, 'x.pth', '--steps', '0.75', '1.5',
       '--work-dir', 'w'], 'argument --steps: must be a keep ratio'),
-    (['tools/experiments/camvid_benchmark.py', '--seeds', '-1'],
+    (['tools/experiments/camvid_recipe.py', '--seeds', '-1'],
      'argument --seeds: must be an integer >= 0, got -1'),
 ])
 def test_tools_reject_bad_numbers_before_doing_anything(argv, message):

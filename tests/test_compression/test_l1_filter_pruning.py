@@ -1,16 +1,15 @@
 import hashlib
 import os
 import os.path as osp
-import re
 
 import pytest
 import torch
 from dsrl_icnet_utils import NUM_CLASSES, tiny_icnet_cfg
-from dsrl_test_utils import REPO, seg_batch, tiny_segmentor_cfg
+from dsrl_test_utils import REPO, run_script, seg_batch, tiny_segmentor_cfg
 from mmengine.runner import save_checkpoint
 from mmseg.registry import MODELS
 
-from mmseg_dsrl.compression import prune_filters_l1
+from mmseg_dsrl.compression import prune_and_finetune, prune_filters_l1
 
 pytest.importorskip('torch_pruning')
 
@@ -137,7 +136,7 @@ def test_reshape_rejects_unresizable_mismatch():
 
 
 # ---------------------------------------------------------------------------
-# tools/compression/prune.py
+# prune_and_finetune and its command line, tools/compression/prune.py
 # ---------------------------------------------------------------------------
 ICNET_DEMO = osp.join(REPO, 'configs', 'icnet',
                       'icnet-cascade_r18-d8_1xb4-400i_dsrl-demo-256x512.py')
@@ -173,55 +172,43 @@ def _small_opts_dict():
             for k, v in (o.split('=') for o in SMALL)]
 
 
-def _prune_main(args):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'dsrl_prune_tool', osp.join(REPO, 'tools', 'compression', 'prune.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main(args)
+def _icnet_cfg(small=True):
+    from mmengine.config import Config
+    cfg = Config.fromfile(ICNET_DEMO)
+    if small:
+        cfg.merge_from_dict(dict(_small_opts_dict()))
+    return cfg
 
 
-@pytest.mark.parametrize('steps, error, match', [
-    (['1.5'], SystemExit, r'keep ratio in \(0, 1\], got 1.5'),
-    (['0'], SystemExit, r'keep ratio in \(0, 1\], got 0'),
-    (['0.5', '0.75'], ValueError, 'strictly decreasing'),
+@pytest.mark.parametrize('steps, match', [
+    ([1.5], r'keep ratios must be in \(0, 1\], got 1.5'),
+    ([0], r'keep ratios must be in \(0, 1\], got 0'),
+    ([], 'at least one keep ratio'),
+    ([0.5, 0.75], 'strictly decreasing'),
 ])
-def test_prune_tool_rejects_bad_ratios_before_work(tmp_path, icnet_checkpoint,
-                                                   capsys, steps, error,
-                                                   match):
+def test_pruning_rejects_bad_ratios_before_work(tmp_path, icnet_checkpoint,
+                                                steps, match):
     digest = _sha(icnet_checkpoint)
     work = str(tmp_path / 'out')
-    with pytest.raises(error) as info:
-        _prune_main([
-            ICNET_DEMO, icnet_checkpoint, '--steps', *steps, '--work-dir',
-            work, '--cfg-options', 'model.backbone.width_multiplier=0.25'
-        ])
-    # Out-of-range ratios stop at the command line (argparse, exit 2).
-    message = capsys.readouterr().err if error is SystemExit \
-        else str(info.value)
-    assert re.search(match, message), message
+    with pytest.raises(ValueError, match=match):
+        prune_and_finetune(_icnet_cfg(), icnet_checkpoint, work, steps=steps)
     assert not osp.exists(work)
     assert _sha(icnet_checkpoint) == digest
 
 
-def test_prune_tool_rejects_checkpoint_of_other_architecture(
+def test_pruning_rejects_checkpoint_of_other_architecture(
         tmp_path, icnet_checkpoint):
     work = str(tmp_path / 'out')
     with pytest.raises(ValueError, match='does not belong to this config'):
-        _prune_main([
-            ICNET_DEMO, icnet_checkpoint, '--steps', '0.5', '--work-dir', work
-        ])  # width 1.0 config, 0.25 ckpt
+        # width 1.0 config, 0.25 checkpoint
+        prune_and_finetune(_icnet_cfg(small=False), icnet_checkpoint, work)
     assert not osp.exists(work) or not os.listdir(work)
 
 
-def test_prune_tool_refuses_non_empty_work_dir(tmp_path, icnet_checkpoint):
+def test_pruning_refuses_non_empty_work_dir(tmp_path, icnet_checkpoint):
     (tmp_path / 'old.txt').write_text('keep me')
     with pytest.raises(FileExistsError, match='not empty'):
-        _prune_main([
-            ICNET_DEMO, icnet_checkpoint, '--steps', '0.5', '--work-dir',
-            str(tmp_path)
-        ])
+        prune_and_finetune(_icnet_cfg(), icnet_checkpoint, str(tmp_path))
     assert (tmp_path / 'old.txt').read_text() == 'keep me'
 
 
@@ -237,7 +224,8 @@ def test_prune_tool_two_steps_end_to_end(tmp_path, icnet_checkpoint,
         f'{k}.dataset.data_root={demo_data_root}'
         for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')
     ]
-    _prune_main([
+    # As a user runs it: the command line over prune_and_finetune.
+    assert run_script('tools/compression/prune.py', [
         ICNET_DEMO, icnet_checkpoint, '--steps', '0.75', '0.5',
         '--finetune-iters', '2', '--work-dir', work, '--trace-shape', '64',
         '128', '--cfg-options', *SMALL,
@@ -245,7 +233,7 @@ def test_prune_tool_two_steps_end_to_end(tmp_path, icnet_checkpoint,
         'train_dataloader.persistent_workers=False',
         'val_dataloader.num_workers=0',
         'val_dataloader.persistent_workers=False', *data
-    ])
+    ]) == 0
     with open(osp.join(work, 'summary.json')) as f:
         summary = json.load(f)
     assert [r['keep'] for r in summary] == [1.0, 0.75, 0.5]
@@ -260,20 +248,21 @@ def test_prune_tool_two_steps_end_to_end(tmp_path, icnet_checkpoint,
     assert out.shape[1] == 7
 
 
-def test_prune_tool_defaults_are_the_measured_recipe():
+def test_pruning_defaults_are_the_measured_recipe():
     """One shot to 0.5, 60 % of the training schedule, full LR (CamVid
-    measurements on configs/icnet/README.md)."""
-    import importlib.util
+    measurements on configs/icnet/README.md); the tool passes only what
+    its user gives, so these are its defaults too."""
+    import inspect
+
     from mmengine.config import Config
-    spec = importlib.util.spec_from_file_location(
-        'dsrl_prune_tool', osp.join(REPO, 'tools', 'compression', 'prune.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    args = tool.parse_args(['c.py', 'x.pth', '--work-dir', 'w'])
-    assert args.steps == [0.5] and args.finetune_lr_scale == 1.0
-    assert args.finetune_iters is None
+
+    from mmseg_dsrl.compression import default_finetune_iters
+    defaults = inspect.signature(prune_and_finetune).parameters
+    assert tuple(defaults['steps'].default) == (0.5, )
+    assert defaults['finetune_lr_scale'].default == 1.0
+    assert defaults['finetune_iters'].default is None
     cfg = Config(dict(train_cfg=dict(max_iters=1000)))
-    assert tool.default_finetune_iters(cfg, 1) == 600
-    assert tool.default_finetune_iters(cfg, 2) == 300
+    assert default_finetune_iters(cfg, 1) == 600
+    assert default_finetune_iters(cfg, 2) == 300
     with pytest.raises(ValueError, match='no train_cfg.max_iters'):
-        tool.default_finetune_iters(Config(dict()), 1)
+        default_finetune_iters(Config(dict()), 1)

@@ -1,28 +1,28 @@
-"""tools/analysis_tools/benchmark.py's paths and profile_training_step.py's
-module-group ranges."""
-import importlib.util
+"""tools/analysis_tools/benchmark.py's paths (run as a program), the
+profiling helpers of profile_training_step.py and the iteration timing of
+compare_training_time.py."""
+import json
 import os.path as osp
 import re
 
 import pytest
 import torch
-from dsrl_test_utils import REPO
+from dsrl_test_utils import REPO, run_script
 from torch import nn
+
+from mmseg_dsrl.analysis.measurement import seconds_per_iteration
+from mmseg_dsrl.analysis.profiling import (
+    labelled_groups,
+    operator_difference,
+)
 
 LR = osp.join(
     REPO, 'configs/dsrl/'
     'lr-input_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-128x256.py')
 
 
-def load(rel, name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, rel))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def benchmark():
-    return load('tools/analysis_tools/benchmark.py', 'dsrl_benchmark')
+BENCHMARK = 'tools/analysis_tools/benchmark.py'
+COMPARE_TRAINING_TIME = 'tools/analysis_tools/compare_training_time.py'
 
 
 @pytest.mark.parametrize('argv, match', [
@@ -31,18 +31,17 @@ def benchmark():
     (['--backend', 'onnxruntime', '--channels-last'], 'PyTorch options'),
 ])
 def test_benchmark_refuses_impossible_paths(argv, match, capsys):
-    with pytest.raises(SystemExit):
-        benchmark().parse_args([LR, *argv])
+    assert run_script(BENCHMARK, [LR, *argv]) == 2  # argparse's error
     assert re.search(match, capsys.readouterr().err)
 
 
 @pytest.mark.integration
 def test_benchmark_checks_the_path_against_eager(capsys):
     pytest.importorskip('onnxruntime')
-    benchmark().main([
+    assert run_script(BENCHMARK, [
         LR, '--shape', '64', '128', '--runs', '1', '--warmup', '0',
         '--backend', 'onnxruntime', '--device', 'cpu'
-    ])
+    ]) == 0
     out = capsys.readouterr().out
     agree = re.search(r'labels agree on (\S+) % of pixels', out)
     assert agree and float(agree.group(1)) >= 99.9, out
@@ -64,12 +63,10 @@ class Head(nn.Module):
 
 
 def test_profile_groups_count_nested_calls_once_and_are_removed():
-    tool = load('tools/analysis_tools/profile_training_step.py',
-                'dsrl_profile_step')
     model = nn.Module()
     model.decode_head = Head()
     x = torch.randn(1, 3, 4, 4)
-    with tool.labelled_groups(model), torch.profiler.profile() as prof:
+    with labelled_groups(model), torch.profiler.profile() as prof:
         model.decode_head.loss(x)
         model.decode_head(x)
     counts = {
@@ -82,38 +79,28 @@ def test_profile_groups_count_nested_calls_once_and_are_removed():
     assert model.decode_head.loss(x).requires_grad
 
 
-
 def test_operator_difference_lists_what_the_second_profile_adds_first():
-    tool = load('tools/analysis_tools/profile_training_step.py',
-                'dsrl_profile_step')
     lr = {'aten::conv': 10.0, 'aten::topk': 5.0, 'aten::resize': 4.0}
     dsrl = {'aten::conv': 16.0, 'aten::topk': 4.5, 'fa_kernel': 3.0}
-    assert tool.operator_difference(lr, dsrl) == [
+    assert operator_difference(lr, dsrl) == [
         ('aten::conv', 10.0, 16.0, 6.0),
         ('fa_kernel', 0.0, 3.0, 3.0),
         ('aten::topk', 5.0, 4.5, -0.5),
         ('aten::resize', 4.0, 0.0, -4.0),
     ]
 
-def compare_training_time():
-    return load('tools/analysis_tools/compare_training_time.py',
-                'dsrl_compare_training_time')
-
 
 def test_seconds_per_iteration_skips_the_first_iterations():
-    tool = compare_training_time()
     ends = [0.0, 1.0, 3.0, 6.0, 10.0, 15.0]  # iterations 2..6 take 1..5 s
-    assert tool.seconds_per_iteration(ends, skip=2) == 3.5  # 2, 3, 4, 5
-    assert tool.seconds_per_iteration(ends, skip=0) == 3.0  # 1 .. 5
+    assert seconds_per_iteration(ends, skip=2) == 3.5  # 2, 3, 4, 5
+    assert seconds_per_iteration(ends, skip=0) == 3.0  # 1 .. 5
     with pytest.raises(ValueError, match='no duration'):
-        tool.seconds_per_iteration(ends, skip=6)
+        seconds_per_iteration(ends, skip=6)
 
 
 @pytest.mark.integration
 def test_compare_training_time_pairs_real_runs_round_by_round(
         demo_data_root, tmp_path):
-    import json
-    tool = compare_training_time()
     dsrl = LR.replace('lr-input_', 'dsrl_')
     work_dir, out = tmp_path / 'runs', tmp_path / 'times.json'
     argv = [
@@ -122,8 +109,9 @@ def test_compare_training_time_pairs_real_runs_round_by_round(
         str(work_dir), '--out',
         str(out)
     ]
-    rows = tool.main(argv)
+    assert run_script(COMPARE_TRAINING_TIME, argv) == 0
     result = json.loads(out.read_text())
+    rows = result['rows']
     seconds = result['seconds_per_iter']
     assert {k: len(v) for k, v in seconds.items()} == {
         'LR baseline': 2, 'DSRL (config)': 2}
@@ -138,4 +126,4 @@ def test_compare_training_time_pairs_real_runs_round_by_round(
     assert not list(work_dir.rglob('*.pth'))
     # It never reuses (or overwrites) a run folder.
     with pytest.raises(FileExistsError, match='LR-baseline_round0'):
-        tool.main(argv)
+        run_script(COMPARE_TRAINING_TIME, argv)

@@ -30,11 +30,7 @@ import os
 import os.path as osp
 import random
 import re
-import statistics
-import time
 from typing import Dict, List, Optional
-
-from mmengine.hooks import Hook
 
 from mmseg_dsrl.analysis.cli import (add_dsrl_comparison_args,
                                   label_extra_configs, non_negative_int,
@@ -70,30 +66,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-class IterationEndTimes(Hook):
-    """Records ``time.perf_counter()`` at the end of every training
-    iteration (after every other hook: priority LOWEST)."""
-
-    priority = 'LOWEST'
-
-    def __init__(self) -> None:
-        self.ends: List[float] = []
-
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
-                         outputs=None) -> None:
-        self.ends.append(time.perf_counter())
-
-
-def seconds_per_iteration(ends: List[float], skip: int) -> float:
-    """Median wall time between consecutive iteration ends, leaving out
-    the iterations up to and including iteration ``skip`` (1-based)."""
-    durations = [b - a for a, b in zip(ends, ends[1:])][max(skip - 1, 0):]
-    if not durations:
-        raise ValueError(f'{len(ends)} iterations leave no duration to time '
-                         f'after skipping {skip}')
-    return statistics.median(durations)
-
-
 def training_cfg(path: str, work_dir: str, iters: int, seed: int,
                  data_root: Optional[str]):
     """``path``'s config, trained for ``iters`` iterations without
@@ -120,6 +92,11 @@ def training_cfg(path: str, work_dir: str, iters: int, seed: int,
 def time_one_run(path: str, work_dir: str, args) -> float:
     """Seconds per iteration of one training run of ``path``."""
     from mmengine.runner import Runner
+
+    from mmseg_dsrl.analysis.measurement import (
+        IterationEndTimes,
+        seconds_per_iteration,
+    )
     runner = Runner.from_cfg(
         training_cfg(path, work_dir, args.iters, args.seed, args.data_root))
     timer = IterationEndTimes()

@@ -7,7 +7,7 @@ measured here at --shape, all rows in one call (latency does not depend on
 the weights, so a CONFIG without checkpoint times the same graph); --labels
 names the entries in the table and plot (default: the config's file name).
 Alternatively --results takes the results.json of
-tools/experiments/camvid_benchmark.py. Writes a Markdown table and a PNG plot.
+tools/experiments/camvid_recipe.py. Writes a Markdown table and a PNG plot.
 
 Example:
     python tools/analysis_tools/efficiency_report.py --results work_dirs/camvid/results.json \
@@ -92,7 +92,7 @@ def plot(rows, path: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--results', help='results.json of camvid_benchmark')
+    parser.add_argument('--results', help='results.json of camvid_recipe')
     parser.add_argument(
         '--entry',
         nargs='+',
@@ -107,7 +107,7 @@ def main() -> None:
         '--keys',
         nargs='+',
         default=None,
-        help='plot only these rows of --results (camvid_benchmark keys, '
+        help='plot only these rows of --results (camvid_recipe keys, '
         'e.g. the main table without the ablations); default: all')
     parser.add_argument(
         '--shape', type=positive_int, nargs=2, default=[360, 480])

@@ -33,8 +33,6 @@ Example (C=configs/camvid, S=bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid):
 import argparse
 import copy
 import json
-from contextlib import contextmanager
-from typing import Dict, List, Tuple
 
 import torch
 
@@ -43,8 +41,6 @@ from mmseg_dsrl.analysis.cli import (add_dsrl_comparison_args,
 
 #: Label of the second copy of the baseline (--noise-floor).
 NOISE_FLOOR = 'LR baseline, 2nd copy'
-GROUPS = ('backbone', 'decode_head', 'auxiliary_head', 'sisr_head',
-          'fa_loss')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -88,75 +84,16 @@ def build(cfg):
     return model, build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
 
 
-def random_batch(cfg, batch_size: int, seed: int = 0) -> dict:
-    """A train batch (uint8 images + labels) of the config's crop size."""
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
-    size = cfg.model.data_preprocessor.get('size') or cfg.get('crop_size')
-    if size is None:
-        raise ValueError('the config names no crop size (model.'
-                         'data_preprocessor.size or crop_size)')
-    g = torch.Generator().manual_seed(seed)
-    num_classes = cfg.model.decode_head.num_classes
-    inputs, samples = [], []
-    for _ in range(batch_size):
-        inputs.append(
-            torch.randint(0, 256, (3, *size), dtype=torch.uint8, generator=g))
-        sample = SegDataSample()
-        sample.gt_sem_seg = PixelData(
-            data=torch.randint(0, num_classes, (1, *size), generator=g))
-        sample.set_metainfo(dict(img_shape=tuple(size), ori_shape=tuple(size),
-                                 pad_shape=tuple(size)))
-        samples.append(sample)
-    return dict(inputs=inputs, data_samples=samples)
-
-
-@contextmanager
-def labelled_groups(model):
-    """torch.profiler ranges around each module group's ``forward`` and
-    ``loss`` (heads compute their losses in ``loss``, which calls
-    ``forward`` directly, so module hooks would miss them); nested calls of
-    one group are counted once."""
-    patched = []
-    for name in GROUPS:
-        module = getattr(model, name, None)
-        if module is None:
-            continue
-        depth = [0]
-        for method in ('forward', 'loss'):
-            original = getattr(module, method, None)
-            if original is None:
-                continue
-
-            def wrapped(*a, _original=original, _name=name, _depth=depth,
-                        **k):
-                if _depth[0]:
-                    return _original(*a, **k)
-                _depth[0] += 1
-                try:
-                    with torch.profiler.record_function(f'group::{_name}'):
-                        return _original(*a, **k)
-                finally:
-                    _depth[0] -= 1
-
-            had = method in module.__dict__
-            patched.append((module, method, had, module.__dict__.get(method)))
-            setattr(module, method, wrapped)
-    try:
-        yield
-    finally:
-        for module, method, had, old in reversed(patched):
-            if had:
-                setattr(module, method, old)
-            else:
-                delattr(module, method)
-
-
 def main(argv=None) -> None:
     args = parse_args(argv)
     import mmseg_dsrl  # noqa: F401
-    from mmseg_dsrl.analysis.measurement import paired_ratios, round_robin_times
+    from mmseg_dsrl.analysis.batches import config_batch
     from mmseg_dsrl.analysis.configs import load_config
+    from mmseg_dsrl.analysis.measurement import paired_ratios, round_robin_times
+    from mmseg_dsrl.analysis.profiling import (
+        operator_difference,
+        operator_times,
+    )
     dsrl_cfg = load_config(args.config)
     if dsrl_cfg.model.get('type') != 'DSRLEncoderDecoder':
         raise ValueError(f'{args.config} is not a DSRL config (model.type '
@@ -176,7 +113,7 @@ def main(argv=None) -> None:
     batch = args.batch_size or dsrl_cfg.train_dataloader.batch_size
     torch.manual_seed(0)
     built = {k: build(cfg) for k, cfg in variants.items()}
-    data = {k: random_batch(cfg, batch) for k, cfg in variants.items()}
+    data = {k: config_batch(cfg, batch) for k, cfg in variants.items()}
 
     def step(key):
         model, optim = built[key]
@@ -226,6 +163,8 @@ def profile(built, data) -> dict:
     """Forward ms per module group and the top operators of one step."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
+
+    from mmseg_dsrl.analysis.profiling import labelled_groups
     model, optim = built
     with labelled_groups(model), torch_profile(
             activities=[ProfilerActivity.CPU]) as prof:
@@ -240,30 +179,6 @@ def profile(built, data) -> dict:
         print(f'  {name:>16s} {ms:8.1f}')
     print(events.table(sort_by='self_cpu_time_total', row_limit=15))
     return dict(forward_ms_per_group=groups)
-
-
-def operator_times(model, optim, data, steps: int) -> Dict[str, float]:
-    """Self CPU milliseconds per operator, mean over ``steps`` steps."""
-    from torch.profiler import ProfilerActivity
-    from torch.profiler import profile as torch_profile
-    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
-        for _ in range(steps):
-            model.train_step(data, optim)
-    return {
-        e.key: e.self_cpu_time_total / 1e3 / steps
-        for e in prof.key_averages()
-    }
-
-
-def operator_difference(
-        base: Dict[str, float],
-        other: Dict[str, float]) -> List[Tuple[str, float, float, float]]:
-    """``(operator, base ms, other ms, other - base)`` for every operator
-    of either profile, the largest addition first."""
-    rows = [(name, base.get(name, 0.0), other.get(name, 0.0),
-             other.get(name, 0.0) - base.get(name, 0.0))
-            for name in set(base) | set(other)]
-    return sorted(rows, key=lambda row: (-row[3], row[0]))
 
 
 if __name__ == '__main__':

@@ -3,12 +3,12 @@
 For every seed of --seeds, on the CamVid ICNet-R18 w0.5 recipe:
 
 1. trains the model (or reuses ``icnet_seed{S}`` that
-   tools/experiments/camvid_benchmark.py finished in the same --work-dir)
+   tools/experiments/camvid_recipe.py finished in the same --work-dir)
    and evaluates the same checkpoint at each exit (sub4, sub24, sub124);
 2. prunes it to keep ratio --keep: progressively (the keep ratios of
    --progressive-steps, fine-tuning after each) and in one shot, both with
    --finetune-iters fine-tuning iterations in total (split equally between
-   the progressive steps), via tools/compression/prune.py;
+   the progressive steps), via ``mmseg_dsrl.compression.prune_and_finetune``;
 3. trains the model at --keep of the width from scratch (``width_multiplier``
    scaled) for the training schedule plus the fine-tuning budget, so that it
    has seen as many iterations as a pruned model.
@@ -80,73 +80,37 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def load_prune_tool():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'dsrl_prune_tool', osp.join(REPO, 'tools', 'compression', 'prune.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def prune_or_reuse(folder: str, checkpoint: str, steps, args, seed: int,
                    lr_scale: float) -> dict:
-    """The last row of prune.py's summary for one pruning schedule."""
+    """The last row of ``prune_and_finetune``'s summary for one pruning
+    schedule (read back from its summary.json when it already finished)."""
     summary = osp.join(folder, 'summary.json')
-    if not osp.isfile(summary):
-        if osp.isdir(folder) and os.listdir(folder):
-            raise FileExistsError(f'{folder} holds an unfinished pruning run; '
-                                  'move it away to rerun it')
-        iters = args.finetune_iters // len(steps)
-        load_prune_tool().main([
-            CONFIG, checkpoint, '--steps', *map(str, steps),
-            '--finetune-iters',
-            str(iters), '--finetune-lr-scale',
-            str(lr_scale), '--work-dir', folder,
-            '--trace-shape',
-            str(SHAPE[0]),
-            str(SHAPE[1]), '--cfg-options', f'randomness.seed={seed}',
-            *(f'{k}.dataset.data_root={args.data_root}'
-              for k in ('train_dataloader', 'val_dataloader',
-                        'test_dataloader'))
-        ])
-    else:
+    if osp.isfile(summary):
         print(f'== {folder}: reusing the finished pruning run', flush=True)
-    with open(summary) as f:
-        return json.load(f)[-1]
-
-
-def narrower(cfg, keep: float) -> dict:
-    """Config overrides for the model at ``keep`` of its width: the
-    backbone's width multiplier and the heads' input channels scaled."""
-    model = cfg.model
-    options = {
-        'model.backbone.width_multiplier':
-        model.backbone.width_multiplier * keep,
-        'model.decode_head.in_channels':
-        int(model.decode_head.in_channels * keep),
-    }
-    for i, head in enumerate(model.get('auxiliary_head') or []):
-        options[f'model.auxiliary_head.{i}.in_channels'] = int(
-            head.in_channels * keep)
-    return options
-
-
-def pruning_arms(args) -> list:
-    """``(name, keep ratios, fine-tuning LR scale)`` of every pruning arm:
-    progressive and one-shot at --finetune-lr-scale, then both again at
-    each of --extra-lr-scales."""
-    schedules = [
-        ('progressive ' + ' -> '.join(map(str, args.progressive_steps)),
-         list(args.progressive_steps)),
-        (f'one-shot {args.keep}', [args.keep]),
-    ]
-    arms = [(name, steps, args.finetune_lr_scale)
-            for name, steps in schedules]
-    for scale in args.extra_lr_scales:
-        arms += [(f'{name}, fine-tune LR x{scale:g}', steps, scale)
-                 for name, steps in schedules]
-    return arms
+        with open(summary) as f:
+            return json.load(f)[-1]
+    if osp.isdir(folder) and os.listdir(folder):
+        raise FileExistsError(f'{folder} holds an unfinished pruning run; '
+                              'move it away to rerun it')
+    from mmseg_dsrl.analysis.configs import (
+        load_config,
+        use_bn_without_cuda,
+    )
+    from mmseg_dsrl.analysis.measurement import inference_complexity
+    from mmseg_dsrl.analysis.runs import set_data_root
+    from mmseg_dsrl.compression import prune_and_finetune
+    cfg = load_config(CONFIG, {'randomness.seed': seed})
+    set_data_root(cfg, args.data_root)
+    use_bn_without_cuda(cfg)
+    return prune_and_finetune(
+        cfg,
+        checkpoint,
+        folder,
+        steps=steps,
+        finetune_iters=args.finetune_iters // len(steps),
+        finetune_lr_scale=lr_scale,
+        trace_shape=SHAPE,
+        measure=partial(inference_complexity, shape=SHAPE))[-1]
 
 
 def main(argv=None) -> None:
@@ -161,6 +125,10 @@ def main(argv=None) -> None:
         round_robin_times,
     )
     from mmseg_dsrl.analysis.configs import load_config
+    from mmseg_dsrl.analysis.pruning_study import (
+        narrower_width_options,
+        pruning_arms,
+    )
     from mmseg_dsrl.analysis.runs import (
         evaluate_checkpoint,
         mean_std,
@@ -208,7 +176,8 @@ def main(argv=None) -> None:
                         {'model.test_cfg.exit': exit}), checkpoint)
 
         prune_dir = osp.join(args.work_dir, f'icnet_prune_seed{seed}')
-        for name, steps, lr_scale in pruning_arms(args):
+        for name, steps, lr_scale in pruning_arms(args.progressive_steps, args.keep, args.finetune_lr_scale,
+                     args.extra_lr_scales):
             folder = osp.join(prune_dir,
                               '_'.join(['keep', *map(str, steps)]))
             if lr_scale != args.finetune_lr_scale:
@@ -224,7 +193,7 @@ def main(argv=None) -> None:
             osp.join(args.work_dir, f'icnet_w{scratch_width:g}_scratch_seed'
                      f'{seed}'), CONFIG, args.data_root,
             iters + args.finetune_iters, seed,
-            narrower(base_cfg, args.keep))
+            narrower_width_options(base_cfg, args.keep))
         record(f'width {scratch_width:g} from scratch '
                f'({iters + args.finetune_iters} iters)', metrics['mIoU'],
                scratch)
@@ -247,7 +216,8 @@ def main(argv=None) -> None:
                 mious=miou[k],
                 miou_mean=stats['mean'],
                 miou_std=stats['std']))
-    arms = pruning_arms(args)
+    arms = pruning_arms(args.progressive_steps, args.keep, args.finetune_lr_scale,
+                     args.extra_lr_scales)
     pruned = [a[0] for a in arms[:2]]
     scratch_arm = rows[-1]['arm']
     comparisons = {}
@@ -282,29 +252,27 @@ def main(argv=None) -> None:
 
 def write_markdown(result: dict, path: str) -> None:
     from mmseg_dsrl.analysis.runs import format_mean_std, mean_std
+    from mmseg_dsrl.analysis.training_logs import markdown_table
     n = len(result['seeds'])
-    lines = [
-        f'seeds {result["seeds"]}; CPU latency: median of round-robin '
-        f'runs, {result["threads"]} threads, batch 1 at '
-        f'{SHAPE[0]}x{SHAPE[1]}', '',
-        '| model | params (M) | GFLOPs | CPU latency (ms) | mIoU | '
-        'per seed |', '|---|---|---|---|---|---|'
-    ]
-    for r in result['rows']:
-        lines.append(
-            f'| {r["arm"]} | {r["params"] / 1e6:.3f} | {r["gflops"]:.3f} | '
-            f'{r["latency_ms"]:.1f} | '
-            f'{format_mean_std(r["miou_mean"], r["miou_std"], n)} | '
-            f'{", ".join(f"{v:.2f}" for v in r["mious"])} |')
-    lines += ['', '| paired difference (same seed) | per seed | mean ± std |',
-              '|---|---|---|']
-    for k, d in result['paired_differences'].items():
-        s = mean_std(d)
-        lines.append(f'| {k} | {", ".join(f"{v:+.2f}" for v in d)} | '
-                     f'{s["mean"]:+.2f} ± {s["std"]:.2f} |')
+    models = markdown_table(
+        ['model', 'params (M)', 'GFLOPs', 'CPU latency (ms)', 'mIoU',
+         'per seed'],
+        [[r['arm'], f'{r["params"] / 1e6:.3f}', f'{r["gflops"]:.3f}',
+          f'{r["latency_ms"]:.1f}',
+          format_mean_std(r['miou_mean'], r['miou_std'], n),
+          ', '.join(f'{v:.2f}' for v in r['mious'])]
+         for r in result['rows']])
+    differences = markdown_table(
+        ['paired difference (same seed)', 'per seed', 'mean ± std'],
+        [[k, ', '.join(f'{v:+.2f}' for v in d),
+          '{mean:+.2f} ± {std:.2f}'.format(**mean_std(d))]
+         for k, d in result['paired_differences'].items()])
+    text = (f'seeds {result["seeds"]}; CPU latency: median of round-robin '
+            f'runs, {result["threads"]} threads, batch 1 at '
+            f'{SHAPE[0]}x{SHAPE[1]}\n\n{models}\n\n{differences}')
     with open(path, 'w') as f:
-        f.write('\n'.join(lines) + '\n')
-    print('\n'.join(lines))
+        f.write(text + '\n')
+    print(text)
 
 
 if __name__ == '__main__':

@@ -1,17 +1,8 @@
-"""The CamVid recipe's tables: paired differences by seed, detail means."""
-import importlib.util
-import os.path as osp
+"""The recipes' result tables (paired differences by seed, detail means),
+and the CamVid recipe reporting finished runs only."""
+from dsrl_test_utils import run_script
 
-from dsrl_test_utils import REPO
-
-
-def tool():
-    spec = importlib.util.spec_from_file_location(
-        'camvid_benchmark',
-        osp.join(REPO, 'tools', 'experiments', 'camvid_benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from mmseg_dsrl.analysis import result_tables as t
 
 
 def row(key, seeds, mious, details=None):
@@ -20,7 +11,6 @@ def row(key, seeds, mious, details=None):
 
 
 def test_paired_differences_match_seeds_not_positions():
-    t = tool()
     rows = [
         row('lr', [0, 1, 2], [40.0, 42.0, 44.0]),
         row('dsrl', [2, 0], [45.0, 41.5]),  # other order, seed 1 missing
@@ -30,11 +20,10 @@ def test_paired_differences_match_seeds_not_positions():
 
 
 def test_no_reference_row_no_paired_table():
-    assert tool().paired_table([row('dsrl', [0], [1.0])]) == []
+    assert t.paired_table([row('dsrl', [0], [1.0])]) == []
 
 
 def test_paired_table_restricted_to_keys():
-    t = tool()
     rows = [
         row('dsrl-paper', [0, 1], [44.0, 43.0]),
         row('fa-to-sr', [0, 1], [47.0, 42.5]),
@@ -48,7 +37,6 @@ def test_paired_table_restricted_to_keys():
 
 
 def test_detail_table_averages_available_seeds():
-    t = tool()
     details = [{'boundary3/mIoU': 20.0, 'IoU.pole': 1.0},
                {'boundary3/mIoU': 30.0, 'IoU.pole': None}]
     line = t.detail_table([row('lr', [0, 1], [1.0, 2.0], details)])[-1]
@@ -58,7 +46,6 @@ def test_detail_table_averages_available_seeds():
 
 
 def test_loss_table_averages_seeds_and_leaves_absent_terms_empty():
-    t = tool()
     lr = row('lr', [0, 1], [1.0, 2.0])
     lr['final_losses'] = [{'decode.loss_ce': 0.8}, {'decode.loss_ce': 0.9}]
     paper = row('dsrl-paper', [0], [1.0])
@@ -71,15 +58,13 @@ def test_loss_table_averages_seeds_and_leaves_absent_terms_empty():
     assert cells[1][:4] == ['DSRL-PAPER', '0.8800', '0.1100', '0.0096']
 
 
-def test_no_train_reports_only_finished_runs(tmp_path, monkeypatch, capsys):
-    t = tool()
+def test_no_train_reports_only_finished_runs(tmp_path, capsys):
     work = tmp_path / 'work'
-    monkeypatch.setattr('sys.argv', [
-        'camvid_benchmark.py', '--data-root', str(tmp_path / 'no-data'),
-        '--work-dir', str(work), '--models', 'lr', 'dsrl', '--seeds', '0',
-        '1', '--no-train'
-    ])
-    t.main()  # would train (and fail on the missing data) without the flag
+    # It would train (and fail on the missing data) without --no-train.
+    assert run_script('tools/experiments/camvid_recipe.py', [
+        '--data-root', tmp_path / 'no-data', '--work-dir', work, '--models',
+        'lr', 'dsrl', '--seeds', '0', '1', '--no-train'
+    ]) == 0
     out = capsys.readouterr().out
     assert "== lr: no finished run for seeds [0, 1]" in out
     assert "== dsrl: no finished run for seeds [0, 1]" in out

@@ -9,7 +9,7 @@
    of the three models side by side.
 
 Example (about 20 minutes on a 2-core CPU):
-    python tools/compression/prune_benchmark.py --work-dir work_dirs/prune_bench
+    python tools/compression/compare_pruning_schedules.py --work-dir work_dirs/prune_bench
 """
 import argparse
 import json
@@ -18,24 +18,17 @@ import os.path as osp
 import statistics
 import time
 from functools import partial
-from mmseg_dsrl.analysis.cli import non_negative_int, positive_float, positive_int
+
+from mmseg_dsrl.analysis.cli import (
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 CONFIG = osp.join(REPO, 'configs', 'icnet',
                   'icnet-cascade_r18-d8_1xb4-400i_dsrl-demo-256x512.py')
-R50 = ['model.backbone.backbone_cfg.depth=50']
-
-
-def load_prune_tool():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'dsrl_prune_tool', osp.join(REPO, 'tools', 'compression', 'prune.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--data-root',
@@ -64,17 +57,14 @@ def main() -> None:
         random_inputs,
         round_robin_times,
     )
-    from mmseg_dsrl.analysis.configs import load_config
-    from mmseg_dsrl.analysis.runs import train_and_evaluate
+    from mmseg_dsrl.analysis.configs import load_config, use_bn_without_cuda
+    from mmseg_dsrl.analysis.runs import set_data_root, train_and_evaluate
+    from mmseg_dsrl.compression import prune_and_finetune
     work = args.work_dir or osp.join(
         REPO, 'work_dirs', time.strftime('prune-bench-%Y%m%d-%H%M%S'))
     os.makedirs(work, exist_ok=True)
     if not osp.isdir(osp.join(args.data_root, 'img_dir')):
         write_demo_dataset(args.data_root)
-    data_opts = [
-        f'{k}.dataset.data_root={args.data_root}'
-        for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')
-    ]
     cfg_options = {'model.backbone.backbone_cfg.depth': 50}
     rows = {}
     ckpt = args.checkpoint
@@ -84,24 +74,22 @@ def main() -> None:
                                  cfg_options=cfg_options)
         ckpt = out['checkpoint']
         rows['unpruned'] = dict(mIoU=out['metrics']['mIoU'])
-    prune = load_prune_tool()
     schedules = {
-        'progressive 0.75 -> 0.5': ['0.75', '0.5'],
-        'one-shot 0.5': ['0.5'],
+        'progressive 0.75 -> 0.5': [0.75, 0.5],
+        'one-shot 0.5': [0.5],
     }
+    prune_cfg = load_config(CONFIG, cfg_options)
+    set_data_root(prune_cfg, args.data_root)
+    use_bn_without_cuda(prune_cfg)
+    shape = tuple(args.shape)
     summaries = {}
     for name, steps in schedules.items():
         iters = args.finetune_iters // len(steps)
         folder = osp.join(work, name.split()[0])
-        prune.main([
-            CONFIG, ckpt, '--steps', *steps, '--finetune-iters',
-            str(iters), '--finetune-lr-scale',
-            str(args.finetune_lr_scale), '--work-dir', folder, '--trace-shape',
-            str(args.shape[0]), str(args.shape[1]), '--cfg-options',
-            *R50, *data_opts
-        ])
-        with open(osp.join(folder, 'summary.json')) as f:
-            summaries[name] = json.load(f)
+        summaries[name] = prune_and_finetune(
+            prune_cfg, ckpt, folder, steps=steps, finetune_iters=iters,
+            finetune_lr_scale=args.finetune_lr_scale, trace_shape=shape,
+            measure=partial(inference_complexity, shape=shape))
         rows[name] = dict(mIoU=summaries[name][-1]['mIoU'])
     # Models side by side: complexity and round-robin latency.
     base_cfg = load_config(CONFIG, cfg_options)
@@ -112,7 +100,6 @@ def main() -> None:
             load_config(last['config']), last['checkpoint'])
     if 'unpruned' not in rows:
         rows['unpruned'] = dict(mIoU=float('nan'))
-    shape = tuple(args.shape)
     x = random_inputs(models['unpruned'], shape)
     times = round_robin_times(
         {k: partial(m, x, mode='predict')
@@ -132,7 +119,7 @@ def main() -> None:
               f'{c["params"] / base["params"]:6.3f} {c["flops"] / 1e9:8.2f} '
               f'{c["flops"] / base["flops"]:6.3f} {lat:11.1f} '
               f'{rows[k]["mIoU"]:6.2f}')
-    with open(osp.join(work, 'prune_benchmark.json'), 'w') as f:
+    with open(osp.join(work, 'pruning_schedules.json'), 'w') as f:
         json.dump(rows, f, indent=2)
 
 

@@ -9,9 +9,9 @@ reused, so an interrupted benchmark continues where it stopped and more seeds
 can be added later.
 
 Example (about 100 minutes on a 2-core CPU):
-    python tools/experiments/camvid_benchmark.py \
+    python tools/experiments/camvid_recipe.py \
         --data-root ../shared/datasets/camvid
-    python tools/experiments/camvid_benchmark.py --data-root D \
+    python tools/experiments/camvid_recipe.py --data-root D \
         --models dsrl lr --seeds 0
 """
 import argparse
@@ -132,20 +132,15 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-# Per-class IoU of the thin classes where resolution should matter, and the
-# boundary (trimap, 3 px) mIoU, from the CamVid configs' val_evaluator.
-THIN_CLASSES = ('pole', 'sign_symbol', 'pedestrian', 'bicyclist', 'fence')
-DETAIL_KEYS = ('boundary3/mIoU', ) + tuple(f'IoU.{c}' for c in THIN_CLASSES)
-
-
 def with_detailed_metrics(run_dir: str, metrics: dict, config: str,
                           cfg_options, data_root: str) -> dict:
     """``metrics`` with per-class and boundary IoU; a run finished before
     the configs had those metrics is evaluated again (its checkpoint with
     the current val_evaluator) and its metrics.json updated."""
+    from mmseg_dsrl.analysis.configs import load_config
+    from mmseg_dsrl.analysis.result_tables import DETAIL_KEYS
     if all(k in metrics for k in DETAIL_KEYS):
         return metrics
-    from mmseg_dsrl.analysis.configs import load_config
     from mmseg_dsrl.analysis.runs import evaluate_checkpoint
     cfg = load_config(config, cfg_options)
     extra = evaluate_checkpoint(cfg, osp.join(run_dir, metrics['checkpoint']),
@@ -157,90 +152,16 @@ def with_detailed_metrics(run_dir: str, metrics: dict, config: str,
     return metrics
 
 
-def detail_table(rows) -> list:
-    """Boundary mIoU and thin-class IoU, mean over seeds."""
-    import statistics
-    lines = [
-        '', '| model | boundary mIoU (3 px) | ' +
-        ' | '.join(THIN_CLASSES) + ' |', '|---' * (2 + len(THIN_CLASSES)) +
-        '|'
-    ]
-    for r in rows:
-        cells = []
-        for k in DETAIL_KEYS:
-            values = [d[k] for d in r['details'] if d.get(k) is not None]
-            cells.append(f'{statistics.fmean(values):.2f}' if values else '')
-        lines.append(f'| {r["name"]} | ' + ' | '.join(cells) + ' |')
-    return lines
-
-
-LOSS_KEYS = ('decode.loss_ce', 'sisr.loss_sr', 'fa.loss_fa')
-
-
-def loss_table(rows) -> list:
-    """Logged (weighted) loss terms over the last 20 % of training, mean
-    over seeds: what FA does to the other terms."""
-    import statistics
-    lines = [
-        '', '| model | ' + ' | '.join(LOSS_KEYS) +
-        ' | (last 20 % of training, weighted) |',
-        '|---' * (2 + len(LOSS_KEYS)) + '|'
-    ]
-    for r in rows:
-        cells = []
-        for k in LOSS_KEYS:
-            values = [d[k] for d in r.get('final_losses', []) if k in d]
-            cells.append(f'{statistics.fmean(values):.4f}' if values else '')
-        lines.append(f'| {r["name"]} | ' + ' | '.join(cells) + ' | |')
-    return lines
-
-
-def paired_table(rows, reference: str = 'lr', keys=None) -> list:
-    """mIoU minus the same seed's ``reference`` row, per seed, for the rows
-    whose key is in ``keys`` (default: all); [] without the reference row or
-    without a row to compare."""
-    from mmseg_dsrl.analysis.runs import mean_std
-    ref = next((r for r in rows if r['key'] == reference), None)
-    if ref is None:
-        return []
-    by_seed = dict(zip(ref['seed_list'], ref['mious']))
-    lines = [
-        '', f'| model | minus {ref["name"]}, same seed | mean ± std |',
-        '|---|---|---|'
-    ]
-    for r in rows:
-        if r is ref or (keys is not None and r['key'] not in keys):
-            continue
-        diffs = [m - by_seed[s] for s, m in zip(r['seed_list'], r['mious'])
-                 if s in by_seed]
-        if not diffs:
-            continue
-        stats = mean_std(diffs)
-        lines.append(f'| {r["name"]} | '
-                     f'{", ".join(f"{d:+.2f}" for d in diffs)} | '
-                     f'{stats["mean"]:+.2f} ± {stats["std"]:.2f} |')
-    return lines if len(lines) > 3 else []
-
-
 def write_tables(rows, work_dir: str) -> None:
-    from mmseg_dsrl.analysis.runs import format_mean_std
+    from mmseg_dsrl.analysis.result_tables import (
+        detail_table,
+        loss_table,
+        paired_table,
+        summary_table,
+    )
     with open(osp.join(work_dir, 'results.json'), 'w') as f:
         json.dump(rows, f, indent=2)
-    lines = [
-        '| model | input | output | GFLOPs | CPU latency (ms) | mIoU | '
-        'per seed | train time | config |',
-        '|---|---|---|---|---|---|---|---|---|'
-    ]
-    for r in rows:
-        miou = format_mean_std(r['miou_mean'], r['miou_std'], r['seeds'])
-        overrides = ''.join(f' `{k}={v}`'
-                            for k, v in (r.get('cfg_options') or {}).items())
-        lines.append(
-            f'| {r["name"]} | {r["input"]} | 360x480 | {r["gflops"]:.2f} | '
-            f'{r["latency_ms"]:.1f} | {miou} | '
-            f'{", ".join(f"{m:.2f}" for m in r["mious"])} | '
-            f'{r["train_min"]:.0f} min/run | [{osp.basename(r["config"])}]'
-            f'({r["config"]}){overrides} |')
+    lines = summary_table(rows, output='360x480')
     # FA ablations against the paper setting they change and against the
     # shipped default (same seed).
     fa_keys = [k for k, (_, base, _) in ABLATIONS.items()
@@ -259,7 +180,11 @@ def write_tables(rows, work_dir: str) -> None:
 def main() -> None:
     args = parse_args()
     import mmseg_dsrl  # noqa: F401
-    from mmseg_dsrl.analysis.measurement import inference_complexity, time_inference
+    from mmseg_dsrl.analysis.measurement import (
+        inference_complexity,
+        time_inference,
+    )
+    from mmseg_dsrl.analysis.result_tables import DETAIL_KEYS
     from mmseg_dsrl.analysis.runs import (
         final_training_losses,
         finished_run,
