@@ -9,7 +9,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ...utils.typing_utils import OptConfigType, OptMultiConfig
-from ..functional.structures import feature_maps
+from ..functional.head_outputs import feature_maps
 
 
 @MODELS.register_module()
@@ -94,7 +94,7 @@ class SISRHead(BaseModule):
 
         ``inputs`` is what the backbone/neck returns: a tuple of maps, one
         tensor, or ``[feature, cls_token]`` pairs (see
-        :func:`~mmseg_dsrl.models.functional.structures.feature_maps`).
+        :func:`~mmseg_dsrl.models.functional.head_outputs.feature_maps`).
         """
         return self.reconstruct(feature_maps(inputs)[self.in_index])
 

@@ -1,11 +1,9 @@
 """SSSR head of DSRL: any mmseg decode head + learned upsampling to HR."""
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
-from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
@@ -15,28 +13,22 @@ from ...utils.typing_utils import (
     OptMultiConfig,
     SampleList,
 )
-from ..functional.structures import (
+from ..functional.head_outputs import (
     describe_structure,
     map_score_maps,
     score_maps,
 )
 from ..layers import SSSRUpsample
+from ..utils.host_adapters import (
+    class_forward,
+    exposes_features,
+    forward_replaced,
+    keeps_default_label_resize,
+    keeps_default_loss,
+    keeps_default_predict,
+)
 
 _VARIANTS = ('logits', 'features')
-
-
-def exposes_features(head: nn.Module) -> bool:
-    """Whether ``head.forward`` is ``cls_seg(_forward_feature(x))``.
-
-    True when the class that defines ``forward`` also defines
-    ``_forward_feature`` (mmseg's FCNHead, PSPHead, ASPPHead, UPerHead). A
-    subclass that overrides ``forward`` alone (DepthwiseSeparableASPPHead
-    adds a low-level decoder there) would lose that computation.
-    """
-    for cls in type(head).__mro__:
-        if 'forward' in vars(cls):
-            return '_forward_feature' in vars(cls)
-    return False
 
 
 @MODELS.register_module()
@@ -77,6 +69,13 @@ class SSSRHead(BaseModule):
     returns the HR map before the prediction (the HR scores for 'logits')
     passed through a 1x1 conv + BN + ReLU feature transform. The transform
     runs in training only.
+
+    Heads that keep mmseg's ``forward`` -> ``loss_by_feat`` /
+    ``predict_by_feat`` split get SSSR's HR outputs through that split; for
+    heads with their own ``loss`` / ``predict`` (cascade stages, ICNet's
+    guidance heads), the head's ``forward`` is replaced for the duration of
+    the call (:func:`~mmseg_dsrl.models.utils.host_adapters.forward_replaced`),
+    so that their own code runs on the HR outputs.
 
     Args:
         head (dict): Config of the wrapped decode head.
@@ -216,51 +215,20 @@ class SSSRHead(BaseModule):
             feats = self.upsample(head._forward_feature(inputs))
             return head.cls_seg(feats), feats if with_fa_source else None
         # The class's forward, not ``head.forward``: inside
-        # ``_head_outputs_at_hr`` the latter is this head's replacement.
+        # ``forward_replaced`` the latter is SSSR's replacement.
         outputs = map_score_maps(
-            type(head).forward(head, inputs, *args), self.upsample,
+            class_forward(head, inputs, *args), self.upsample,
             self.out_channels)
         if not with_fa_source:
             return outputs, None
         return outputs, self._main_score_map(outputs)
-
-    @contextmanager
-    def _head_outputs_at_hr(
-            self,
-            resize: Optional[Callable[[Tensor], Tensor]] = None,
-            keep_fa_features: bool = False) -> Iterator[None]:
-        """Within the block, the wrapped head's ``forward`` returns its
-        outputs at HR, so its own ``loss`` / ``predict`` (which pick, combine
-        and supervise its outputs as they always do) work on the HR maps.
-
-        Args:
-            resize: Applied to every HR class-score map (to the label size
-                in training).
-            keep_fa_features: Store the FA features of this forward for
-                :meth:`pop_fa_features`.
-        """
-        head = self.head
-
-        def forward(inputs, *args):
-            outputs, fa_source = self._hr_outputs(inputs, *args)
-            if keep_fa_features:
-                self._fa_features = self.fa_transform(fa_source)
-            if resize is not None:
-                outputs = map_score_maps(outputs, resize, self.out_channels)
-            return outputs
-
-        head.forward = forward
-        try:
-            yield
-        finally:
-            del head.forward
 
     def forward(self, inputs: List[Tensor], *args) -> Any:
         """The wrapped head's output with its class-score maps at HR: shape
         (B, K, h * f, w * f) for a head output of size (h, w) and
         ``f = upsample_factor``. ``args`` go to the wrapped head (a cascade
         stage's ``prev_output``)."""
-        return self._hr_outputs(inputs, *args)[0]
+        return self._hr_outputs(inputs, *args, with_fa_source=False)[0]
 
     def _to_label_size(self, batch_data_samples: SampleList
                        ) -> Optional[Callable[[Tensor], Tensor]]:
@@ -270,14 +238,10 @@ class SSSRHead(BaseModule):
         mmseg's ``BaseDecodeHead.loss`` / ``loss_by_feat`` resize the scores
         to the label size themselves (bilinear, the head's
         ``align_corners``): for heads that keep both, this returns None and
-        that single resize is the one (resizing here too made mmseg's an
-        HR-to-HR copy, ~25 ms of a 0.5 s CamVid step with its backward).
-        Heads with their own loss (ICNet's guidance heads downsample the
-        label instead) get the resize here, so that they are supervised at
-        HR, as DSRL requires."""
-        head_cls = type(self.head)
-        if (head_cls.loss is BaseDecodeHead.loss
-                and head_cls.loss_by_feat is BaseDecodeHead.loss_by_feat):
+        that single resize is the one. Heads with their own loss (ICNet's
+        guidance heads downsample the label instead) get the resize here,
+        so that they are supervised at HR, as DSRL requires."""
+        if keeps_default_label_resize(self.head):
             return None
         size = batch_data_samples[0].gt_sem_seg.data.shape[-2:]
 
@@ -292,8 +256,10 @@ class SSSRHead(BaseModule):
 
         return resize
 
-    def loss(self, inputs: List[Tensor], *args) -> dict:
-        """The wrapped head's losses on its outputs at the HR label size.
+    def loss_and_fa_features(self, inputs: List[Tensor],
+                             *args) -> Tuple[dict, Optional[Tensor]]:
+        """The wrapped head's losses on its outputs at the HR label size,
+        and the transformed HR features for the FA loss.
 
         Args:
             inputs (list[Tensor]): Backbone/neck outputs.
@@ -303,15 +269,42 @@ class SSSRHead(BaseModule):
                 cascade stage.
 
         Returns:
-            dict[str, Tensor]: The wrapped head's loss terms. With the FA
-            transform, the FA features of this step are kept for
-            :meth:`pop_fa_features`.
+            tuple[dict[str, Tensor], Tensor | None]: The wrapped head's loss
+            terms, and the FA features (None without the FA transform).
         """
+        with_fa = self.fa_transform is not None
         batch_data_samples = args[-2]
-        with self._head_outputs_at_hr(
-                self._to_label_size(batch_data_samples),
-                keep_fa_features=self.fa_transform is not None):
-            return self.head.loss(inputs, *args)
+        resize = self._to_label_size(batch_data_samples)
+
+        def hr_outputs(inputs: List[Tensor], *head_args) -> Tuple[Any, Any]:
+            outputs, fa_source = self._hr_outputs(
+                inputs, *head_args, with_fa_source=with_fa)
+            fa_feats = self.fa_transform(fa_source) if with_fa else None
+            if resize is not None:
+                outputs = map_score_maps(outputs, resize, self.out_channels)
+            return outputs, fa_feats
+
+        if keeps_default_loss(self.head) and len(args) == 2:
+            outputs, fa_feats = hr_outputs(inputs)
+            return self.head.loss_by_feat(outputs, batch_data_samples), \
+                fa_feats
+        kept: List[Optional[Tensor]] = [None]
+
+        def forward(inputs: List[Tensor], *head_args) -> Any:
+            outputs, kept[0] = hr_outputs(inputs, *head_args)
+            return outputs
+
+        with forward_replaced(self.head, forward):
+            losses = self.head.loss(inputs, *args)
+        return losses, kept[0]
+
+    def loss(self, inputs: List[Tensor], *args) -> dict:
+        """The wrapped head's losses on its HR outputs (the call a host
+        segmentor makes; a cascade's ``_decode_head_forward_train``). The
+        FA features of the call are kept for :meth:`pop_fa_features`;
+        callers that can should use :meth:`loss_and_fa_features`."""
+        losses, self._fa_features = self.loss_and_fa_features(inputs, *args)
+        return losses
 
     def pop_fa_features(self) -> Tensor:
         """The transformed HR features of the last :meth:`loss` call (for
@@ -323,15 +316,6 @@ class SSSRHead(BaseModule):
         if feats is None:
             raise RuntimeError('no FA features: call loss() first')
         return feats
-
-    def loss_and_fa_features(self, inputs: List[Tensor],
-                             *args) -> Tuple[dict, Tensor]:
-        """Losses plus the transformed HR features for the FA loss."""
-        if self.fa_transform is None:
-            raise ValueError('this SSSRHead was built without the FA '
-                             'transform (with_fa_transform=False)')
-        losses = self.loss(inputs, *args)
-        return losses, self.pop_fa_features()
 
     def training_graph_outputs(self, inputs: List[Tensor],
                                *args) -> List[Tensor]:
@@ -365,7 +349,13 @@ class SSSRHead(BaseModule):
         """The wrapped head's prediction from its HR outputs, resized to the
         image by the wrapped head (``args``: ``(batch_img_metas,
         test_cfg)``, with a cascade stage's ``prev_output`` first)."""
-        with self._head_outputs_at_hr():
+        if keeps_default_predict(self.head) and len(args) == 2:
+            return self.head.predict_by_feat(self.forward(inputs), args[0])
+
+        def forward(inputs: List[Tensor], *head_args) -> Any:
+            return self.forward(inputs, *head_args)
+
+        with forward_replaced(self.head, forward):
             return self.head.predict(inputs, *args)
 
 

@@ -1,6 +1,5 @@
 """The DSRL segmentor (Wang et al., CVPR 2020)."""
 import copy
-import inspect
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -18,8 +17,8 @@ from ...utils.typing_utils import (
 )
 from ..decode_heads.sssr_head import no_score_map_message
 from ..functional import scaled_size
-from ..functional.structures import feature_maps, score_maps
-from .feature_geometry import (
+from ..functional.head_outputs import feature_maps, score_maps
+from ..utils.feature_geometry import (
     FeatureGeometryError,
     eval_mode,
     locate_inference_output,
@@ -27,6 +26,14 @@ from .feature_geometry import (
     run_shapes_only,
     sub_pixel_factor,
     training_structure,
+)
+from ..utils.host_adapters import (
+    class_forward,
+    class_predict,
+    fixed_size_pooling,
+    is_point_head_class,
+    needs_data_samples,
+    shape_only_ops,
 )
 from .lr_input_encoder_decoder import (
     LRInputEncoderDecoder,
@@ -71,7 +78,8 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
     The SISR head's ``in_channels`` and ``upscale_factor`` and, for heads
     with several class-score maps, which one the head predicts with, are
     measured at build time on the HR training crop (see
-    :mod:`.feature_geometry`); values given in the config are checked.
+    :mod:`..utils.feature_geometry`); values given in the config are
+    checked.
 
     Args:
         decode_head (dict | list[dict]): The base config's decode head (any
@@ -194,8 +202,7 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
         return (out, )
 
     def _raw_head_outputs(self, x: Any) -> Any:
-        head = self.sssr.head
-        return type(head).forward(head, x, *self._stage_args(x))
+        return class_forward(self.sssr.head, x, *self._stage_args(x))
 
     def _probe_structure(self) -> Tuple[List[Tensor], Any]:
         """Backbone/neck maps and the SSSR-wrapped head's raw outputs in
@@ -209,7 +216,8 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
         param = next(self.parameters())
         image = param.new_zeros((1, 3, *self.probe_size))
         try:
-            with preserved_buffers(self), training_structure(self):
+            with preserved_buffers(self), training_structure(self), \
+                    shape_only_ops(self):
                 return run_shapes_only(run, image)
         except Exception as e:  # noqa: BLE001 - re-raised with context
             raise FeatureGeometryError(self._probe_failure(e)) from e
@@ -272,8 +280,8 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
         metas = [dict(img_shape=size, pad_shape=size, ori_shape=size)]
         with eval_mode(self):
             x = self.extract_feat(image)
-            predicted = type(head).predict(head, x, *self._stage_args(x),
-                                           metas, self.test_cfg)
+            predicted = class_predict(head, x, *self._stage_args(x), metas,
+                                      self.test_cfg)
         return locate_inference_output(maps, predicted, sssr.align_corners,
                                        type(head).__name__)
 
@@ -330,11 +338,16 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
             dict[str, Tensor]: Loss terms, each under its own name.
         """
         x = self.extract_feat(inputs)
-        # The base segmentor's decode-head training (one head, or a
-        # cascade's stages); the SSSR head keeps its FA features aside.
-        losses = self._decode_head_forward_train(x, data_samples)
-        sssr_feats = self.sssr.pop_fa_features() \
-            if self.fa_loss is not None else None
+        if self._sssr_stage is None:
+            decode_losses, sssr_feats = self.sssr.loss_and_fa_features(
+                x, data_samples, self.train_cfg)
+            losses = add_prefix(decode_losses, 'decode')
+        else:
+            # A cascade's stages, trained by the host segmentor (it calls
+            # each stage's ``loss``; the SSSR stage keeps its FA features).
+            losses = self._decode_head_forward_train(x, data_samples)
+            sssr_feats = self.sssr.pop_fa_features() \
+                if self.fa_loss is not None else None
         if self.with_auxiliary_head:
             losses.update(self._auxiliary_head_forward_train(x, data_samples))
         if self.sisr_head is not None:
@@ -381,26 +394,11 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
         return results
 
 
-def fixed_size_pooling(model: nn.Module,
-                       min_kernel: int = 8) -> List[Tuple[str, Any]]:
-    """Pooling layers with a fixed kernel of at least ``min_kernel`` (e.g.
-    LRASPP's 49x49 image pooling): ``(name, kernel_size)`` each. Such a
-    kernel fits the feature size of one input resolution only."""
-    found = []
-    for name, module in model.named_modules():
-        if isinstance(module, (nn.AvgPool2d, nn.MaxPool2d)):
-            k = module.kernel_size
-            if max(k if isinstance(k, tuple) else (k, )) >= min_kernel:
-                found.append((name, k))
-    return found
-
-
 def _check_predicts_from_features(head: nn.Module) -> None:
     """SSSR calls the wrapped head with features only; heads whose forward
     needs the data samples are query-based mask classifiers (MaskFormer,
     Mask2Former), to which DSRL does not apply."""
-    params = inspect.signature(type(head).forward).parameters
-    if 'batch_data_samples' in params or 'batch_img_metas' in params:
+    if needs_data_samples(head):
         raise ValueError(no_score_map_message(head, 'its forward needs the '
                                               'data samples'))
 
@@ -411,8 +409,7 @@ def _is_point_head(cfg: ConfigType) -> bool:
     instead of predicting a dense map)."""
     head_type = cfg.get('type') if isinstance(cfg, dict) else None
     cls = MODELS.get(head_type) if isinstance(head_type, str) else head_type
-    return cls is not None and callable(getattr(cls, 'get_points_train',
-                                                None))
+    return is_point_head_class(cls)
 
 
 def _sssr_stage_index(decode_head: Any,

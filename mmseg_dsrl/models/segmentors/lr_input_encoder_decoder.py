@@ -6,6 +6,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..functional import downsample_image
+from ..utils.host_adapters import is_cascade_config
 
 
 def check_input_scale(input_scale: float) -> float:
@@ -67,7 +68,7 @@ class LRInputEncoderDecoder(EncoderDecoder):
 
     def __new__(cls, *args, **kwargs):
         variant = cls.__dict__.get('cascade_variant')
-        if 'num_stages' in kwargs and variant is not None:
+        if variant is not None and is_cascade_config(kwargs):
             cls = variant
         return super().__new__(cls)
 

@@ -25,8 +25,8 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.modules.batchnorm import _BatchNorm
-from torch.nn.modules.dropout import _DropoutNd
+
+from .host_adapters import is_stochastic_or_stateful
 
 __all__ = [
     'FeatureGeometryError', 'training_structure', 'preserved_buffers',
@@ -41,12 +41,6 @@ class FeatureGeometryError(ValueError):
     """The segmentor could not be run on its training input size."""
 
 
-def _is_stochastic_or_stateful(module: nn.Module) -> bool:
-    """Norms that update statistics and layers that drop at random."""
-    return isinstance(module, (_BatchNorm, _DropoutNd)) or \
-        'drop' in type(module).__name__.lower()
-
-
 @contextmanager
 def training_structure(model: nn.Module) -> Iterator[None]:
     """Modules in training mode (the outputs have their training
@@ -56,7 +50,7 @@ def training_structure(model: nn.Module) -> Iterator[None]:
     try:
         model.train()
         for m in model.modules():
-            if _is_stochastic_or_stateful(m):
+            if is_stochastic_or_stateful(m):
                 m.eval()
         yield
     finally:

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from mmseg_dsrl.models.segmentors.feature_geometry import (
+from mmseg_dsrl.models.utils.feature_geometry import (
     FeatureGeometryError, locate_inference_output, preserved_buffers,
     run_shapes_only, sub_pixel_factor, training_structure)
 
