@@ -70,7 +70,8 @@ setup(
         'opencv-python',
     ],
     extras_require={
-        'tests': ['pytest'],
+        # scikit-image: the reference PSNR / SSIM the tests compare with
+        'tests': ['pytest', 'scikit-image>=0.22'],
         # tools/compression/prune.py (dependency tracking for filter pruning)
         'prune': ['torch-pruning>=1.5,<2'],
         # ONNX export checks of ICNet

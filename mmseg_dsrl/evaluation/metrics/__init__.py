@@ -1,8 +1,5 @@
-from .boundary_iou_metric import (
-    BoundaryIoUMetric,
-    PerClassIoUMetric,
-    boundary_band,
-)
+from .boundary_iou_metric import BoundaryIoUMetric, boundary_band
+from .per_class_iou_metric import PerClassIoUMetric
 from .sisr_quality_metric import SISRQualityMetric, psnr, ssim
 
 __all__ = [

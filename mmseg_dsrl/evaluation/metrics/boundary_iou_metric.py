@@ -1,26 +1,23 @@
-"""Per-class IoU, and IoU near label boundaries (trimap IoU).
+"""IoU near label boundaries (trimap IoU).
 
 DSRL's claim is about fine structure (poles, signs, object outlines), which
-the image-wide mIoU dilutes. Two metrics report it:
-
-* :class:`PerClassIoUMetric` is mmseg's ``IoUMetric`` that also returns each
-  class's IoU (``IoU.<class>``), so it reaches the logs, ``runner.val()``
-  and the recipe tables, not only the printed table.
-* :class:`BoundaryIoUMetric` evaluates only the pixels within ``width``
-  pixels of a ground-truth label boundary -- the "trimap" evaluation of
-  Kohli et al. (2009) used by DeepLab (Chen et al., 2017) for the same
-  question. No maintained PyPI package implements it for label maps (the
-  Boundary IoU API of Cheng et al. 2021 is for instance masks and is not
-  on PyPI), so :func:`boundary_band` is a small function tested against a
-  brute-force reference.
+the image-wide mIoU dilutes. :class:`BoundaryIoUMetric` (with the per-class
+IoU of :class:`.PerClassIoUMetric`) evaluates only the pixels within
+``width`` pixels of a ground-truth label boundary -- the "trimap" evaluation
+of Kohli et al. (2009) used by DeepLab (Chen et al., 2017) for the same
+question. No maintained PyPI package implements it for label maps (the
+Boundary IoU API of Cheng et al. 2021 is for instance masks and is not on
+PyPI), so :func:`boundary_band` is a small function tested against a
+brute-force reference.
 """
-from typing import Dict, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 from torch import Tensor
+
+from .per_class_iou_metric import PerClassIoUMetric
 
 
 def boundary_band(label: Tensor, width: int, ignore_index: int = 255) -> Tensor:
@@ -53,27 +50,6 @@ def boundary_band(label: Tensor, width: int, ignore_index: int = 255) -> Tensor:
     window_max = F.max_pool2d(low, k, 1, width)
     window_min = -F.max_pool2d(-high, k, 1, width)
     return (valid & (window_max != window_min)[0, 0])
-
-
-@METRICS.register_module()
-class PerClassIoUMetric(IoUMetric):
-    """mmseg's ``IoUMetric``, plus each class's IoU as ``IoU.<class>``
-    (percent, NaN for classes absent from predictions and labels).
-
-    Args:
-        **kwargs: Those of ``mmseg.evaluation.IoUMetric``.
-    """
-
-    def compute_metrics(self, results: list) -> Dict[str, float]:
-        metrics = super().compute_metrics(results)
-        if self.format_only:
-            return metrics
-        columns = tuple(zip(*results))
-        intersect, union = sum(columns[0]), sum(columns[1])
-        iou = (intersect / union).tolist()
-        for name, value in zip(self.dataset_meta['classes'], iou):
-            metrics[f'IoU.{name}'] = round(value * 100, 2)
-        return metrics
 
 
 @METRICS.register_module()

@@ -120,20 +120,16 @@ def naive_affinity_distance(feat_a: Tensor,
     return diff.abs().pow(q).sum(dim=(1, 2)) / n**2
 
 
-#: Rows per block of the N x N difference on the CPU. Measured with
-#: tools/analysis_tools/benchmark_fa_loss.py --block-sizes 16 64 256 on the
-#: 2-core CPU (forward + backward, batch 2, C = 19 + 3): 64 rows were the
-#: fastest at N = 8192 (0.32 s vs 0.37 s) and N = 32768 (6.2 s vs 8.7 s for
-#: 16 and 12.8 s for 256); at CamVid's N = 2700 (batch 4) all were within
-#: 0.01 s. Fewer rows make more, smaller products; more rows write a block
-#: that no longer stays in cache before the reduction reads it.
+#: Rows per block of the N x N difference on the CPU: the fastest of the
+#: sizes tried by tools/analysis_tools/benchmark_fa_loss.py (measurements:
+#: docs/deployment.md, "Block sizes of the blocked path"). Fewer rows make
+#: more, smaller products; more rows write a block that leaves the cache
+#: before the reduction reads it.
 BLOCK_ROWS = 64
 
 #: Bytes of one (B, rows, N) block on a GPU. There the cost is the number
-#: of kernel launches, not the cache: on an H200 at N = 32768, batch 2, 64
-#: rows took 473 ms forward + backward, 512 rows 92 ms and 2048 rows
-#: 37 ms (peak 1.0 GiB; tools/analysis_tools/gpu_check.py, fa section), so
-#: a GPU block is as large as this budget allows (2048 rows there).
+#: of kernel launches, not the cache, so a GPU block is as large as this
+#: budget allows (measurements: docs/deployment.md, the GPU check).
 GPU_BLOCK_BYTES = 512 * 2**20
 
 
@@ -189,9 +185,8 @@ class _BlockedL1AffinityDistance(torch.autograd.Function):
         for start, stop in _BlockedL1AffinityDistance._row_blocks(
                 a.shape[2], block_size):
             diff = torch.bmm(k_t[:, start:stop], k_minus)  # (B, rows, N)
-            # abs_ then sum, not vector_norm(ord=1): measured on a
-            # (2, 64, 32768) block the latter took 2.5x longer and lost
-            # 3e-4 (relative) in float32; abs_().sum() lost 9e-8.
+            # abs_ then sum, not vector_norm(ord=1): faster and more
+            # accurate in float32 (docs/deployment.md).
             total += diff.abs_().sum(dim=(1, 2))
         return total.to(a.dtype)
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mmseg_dsrl.models.functional.structures import (feature_map,
+from mmseg_dsrl.models.functional.head_outputs import (feature_map,
                                                      feature_maps,
                                                      map_score_maps,
                                                      score_maps)
