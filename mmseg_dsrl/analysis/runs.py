@@ -40,8 +40,12 @@ def train_and_evaluate(config: str,
                        iters: Optional[int] = None,
                        seed: int = 0,
                        cfg_options: Optional[Dict] = None,
-                       log_level: str = 'INFO') -> Dict:
+                       log_level: str = 'INFO',
+                       val_interval: Optional[int] = None) -> Dict:
     """Train ``config`` with mmengine's Runner, then validate.
+
+    ``val_interval`` validates every that many iterations too (learning
+    curves; mmengine logs each validation in ``vis_data/scalars.json``).
 
     Returns:
         dict: ``metrics`` (the validation metrics), ``train_s`` (training
@@ -57,6 +61,10 @@ def train_and_evaluate(config: str,
         set_data_root(cfg, data_root)
     if iters is not None:
         shorten_schedule(cfg, iters)
+    if val_interval is not None:
+        if val_interval < 1:
+            raise ValueError(f'val_interval must be >= 1, got {val_interval}')
+        cfg.train_cfg.val_interval = val_interval
     cfg.randomness = dict(seed=seed)
     cfg.work_dir = work_dir
     cfg.log_level = log_level
@@ -74,6 +82,50 @@ def train_and_evaluate(config: str,
         s_per_iter=median_iteration_seconds([float(t) for t in iter_times]),
         model=runner.model,
         checkpoint=f'{work_dir}/iter_{cfg.train_cfg.max_iters}.pth')
+
+
+def provenance() -> Dict[str, object]:
+    """Where a run ran: CPU model, cores, torch threads, GPU (if any), the
+    versions of torch / mmcv / mmengine / mmseg and the repository commit
+    (with ``+dirty`` when the work tree had changes)."""
+    import platform
+    import subprocess
+
+    import mmcv
+    import mmengine
+    import mmseg
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f
+                       if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(['git', '-C', repo, *args],
+                                  capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ''
+
+    commit = git('rev-parse', 'HEAD')
+    if commit and git('status', '--porcelain', '--untracked-files=no'):
+        commit += '+dirty'
+    return dict(
+        cpu=cpu,
+        cores=os.cpu_count(),
+        torch_threads=torch.get_num_threads(),
+        gpu=torch.cuda.get_device_name(0)
+        if torch.cuda.is_available() else None,
+        torch=torch.__version__,
+        mmcv=mmcv.__version__,
+        mmengine=mmengine.__version__,
+        mmseg=mmseg.__version__,
+        commit=commit or None)
 
 
 def finished_run(run_dir: str, config: str,
@@ -110,12 +162,14 @@ def train_or_reuse(run_dir: str,
                    data_root: str,
                    iters: Optional[int],
                    seed: int,
-                   cfg_options: Optional[Dict] = None) -> Tuple[Dict, object]:
+                   cfg_options: Optional[Dict] = None,
+                   val_interval: Optional[int] = None) -> Tuple[Dict, object]:
     """Train ``config`` into ``run_dir`` unless a finished run is there.
 
     A finished run leaves ``metrics.json`` (validation metrics, ``seed``,
-    ``iters``, ``train_s`` and the checkpoint's file name) beside mmengine's
-    outputs, so recipes can be interrupted and rerun.
+    ``iters``, ``train_s``, the checkpoint's file name and
+    :func:`provenance`) beside mmengine's outputs, so recipes can be
+    interrupted and rerun.
 
     Returns:
         tuple: ``(metrics, model)``, the model in eval mode with ``cfg`` set.
@@ -134,12 +188,15 @@ def train_or_reuse(run_dir: str,
     print(f'== {run_dir}: training {osp.basename(config)}, seed {seed}',
           flush=True)
     out = train_and_evaluate(config, run_dir, data_root, iters, seed,
-                             cfg_options)
+                             cfg_options, val_interval=val_interval)
     metrics = dict(
         seed=seed,
         iters=iters,
+        val_interval=val_interval,
         train_s=out['train_s'],
+        s_per_iter=out['s_per_iter'],
         checkpoint=osp.basename(out['checkpoint']),
+        provenance=provenance(),
         **out['metrics'])
     with open(osp.join(run_dir, 'metrics.json'), 'w') as f:
         json.dump(metrics, f, indent=2)

@@ -123,6 +123,12 @@ def parse_args() -> argparse.Namespace:
         type=positive_int,
         default=None,
         help='override the configs\' 1000 iterations')
+    parser.add_argument(
+        '--val-interval',
+        type=positive_int,
+        default=None,
+        help='also validate every N iterations (learning curves; default: '
+        'at the end only)')
     parser.add_argument('--latency-runs', type=positive_int, default=10)
     parser.add_argument(
         '--no-train',
@@ -215,7 +221,7 @@ def main() -> None:
             run_dir = osp.join(work_dir, f'{key}_seed{seed}')
             metrics, model = train_or_reuse(run_dir, osp.join(REPO, config),
                                             args.data_root, args.iters, seed,
-                                            cfg_options)
+                                            cfg_options, args.val_interval)
             metrics = with_detailed_metrics(run_dir, metrics,
                                             osp.join(REPO, config),
                                             cfg_options, args.data_root)
