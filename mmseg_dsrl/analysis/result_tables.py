@@ -67,11 +67,11 @@ def loss_table(rows: Sequence[dict]) -> List[str]:
     """Logged (weighted) loss terms over the last 20 % of training, mean
     over seeds: what FA does to the other terms."""
     return _lines(
-        ['model', *LOSS_KEYS, '(last 20 % of training, weighted)'],
+        ['model (weighted loss terms, last 20 % of training)', *LOSS_KEYS],
         [[r['name']] + [
             _mean_cell([d[k] for d in r.get('final_losses', []) if k in d],
                        '.4f') for k in LOSS_KEYS
-        ] + [''] for r in rows])
+        ] for r in rows])
 
 
 def paired_table(rows: Sequence[dict],
@@ -96,6 +96,7 @@ def paired_table(rows: Sequence[dict],
         cells.append([
             r['name'], ', '.join(f'{d:+.2f}' for d in diffs),
             f'{stats["mean"]:+.2f} ± {stats["std"]:.2f}'
+            if stats['n'] > 1 else f'{stats["mean"]:+.2f} (1 seed)'
         ])
     if not cells:
         return []

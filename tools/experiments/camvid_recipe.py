@@ -8,16 +8,25 @@ finished in --work-dir (their metrics.json and checkpoint are there) are
 reused, so an interrupted benchmark continues where it stopped and more seeds
 can be added later.
 
+With --records DIR each run also leaves its record (one JSON per run,
+``mmseg_dsrl.analysis.run_records``) in DIR. --from-records DIR trains
+nothing: it regenerates every table of --page marked as generated from the
+records under DIR, or with --check only compares (exit 1 at the first
+difference).
+
 Example (about 100 minutes on a 2-core CPU):
     python tools/experiments/camvid_recipe.py \
         --data-root ../shared/datasets/camvid
     python tools/experiments/camvid_recipe.py --data-root D \
         --models dsrl lr --seeds 0
+    python tools/experiments/camvid_recipe.py \
+        --from-records configs/camvid/results --check
 """
 import argparse
 import json
 import os
 import os.path as osp
+import sys
 import time
 from mmseg_dsrl.analysis.cli import non_negative_int, positive_int
 
@@ -97,6 +106,12 @@ ABLATIONS = {
 }
 
 
+def run_folder(work_dir: str, key: str, seed: int, split: str) -> str:
+    """A run's folder: ``{key}_seed{S}`` (val), ``{key}_dev_seed{S}``."""
+    middle = '' if split == 'val' else f'_{split}'
+    return osp.join(work_dir, f'{key}{middle}_seed{seed}')
+
+
 def resolve(key: str) -> tuple:
     """``(name, config, input shape, cfg_options)`` of ``key``."""
     if key in ABLATIONS:
@@ -108,7 +123,8 @@ def resolve(key: str) -> tuple:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        '--data-root', required=True, help='CamVid in the SegNet layout')
+        '--data-root', help='CamVid in the SegNet layout (needed unless '
+        '--from-records)')
     parser.add_argument('--work-dir', default=None)
     parser.add_argument(
         '--models',
@@ -129,13 +145,75 @@ def parse_args() -> argparse.Namespace:
         default=None,
         help='also validate every N iterations (learning curves; default: '
         'at the end only)')
+    parser.add_argument(
+        '--split',
+        choices=['val', 'dev'],
+        default='val',
+        help='val: train on train, evaluate on val (reported runs); dev: '
+        'train on train without sequence 0001TP, evaluate on it (choosing '
+        'defaults)')
     parser.add_argument('--latency-runs', type=positive_int, default=10)
     parser.add_argument(
         '--no-train',
         action='store_true',
         help='report finished runs only: seeds without one are left out of '
         'a row (and said so), rows without any are skipped')
-    return parser.parse_args()
+    parser.add_argument(
+        '--records',
+        help='also write each run\'s record (JSON) into this folder')
+    parser.add_argument(
+        '--from-records',
+        metavar='DIR',
+        help='train nothing: regenerate the generated tables of --page from '
+        'the records under DIR')
+    parser.add_argument(
+        '--check',
+        action='store_true',
+        help='with --from-records: only compare; exit 1 at the first '
+        'difference')
+    parser.add_argument(
+        '--page',
+        default=osp.join(REPO, 'configs', 'camvid', 'README.md'),
+        help='the page --from-records regenerates (default: the CamVid '
+        'page)')
+    args = parser.parse_args()
+    if args.check and not args.from_records:
+        parser.error('--check needs --from-records DIR')
+    if not args.from_records and not args.data_root:
+        parser.error('--data-root is required (unless --from-records)')
+    return args
+
+
+def from_records(args) -> int:
+    """Regenerate (or check) the page's generated tables; exit status."""
+    from mmseg_dsrl.analysis.run_records import (
+        first_difference,
+        load_records,
+        regenerate,
+    )
+    records = load_records(args.from_records)
+    with open(args.page) as f:
+        page = f.read()
+    link_prefix = osp.relpath(REPO, osp.dirname(osp.abspath(args.page)))
+    new = regenerate(page, records, link_prefix + '/')
+    diff = first_difference(page, new)
+    if args.check:
+        if diff is not None:
+            print(f'{args.page} differs from what the {len(records)} records '
+                  f'under {args.from_records} give, {diff}\n'
+                  'regenerate it with the same command without --check')
+            return 1
+        print(f'{args.page}: every generated table equals the records '
+              f'({len(records)} under {args.from_records})')
+        return 0
+    if diff is None:
+        print(f'{args.page}: already up to date')
+        return 0
+    with open(args.page, 'w') as f:
+        f.write(new)
+    print(f'{args.page}: generated tables rewritten from {len(records)} '
+          'records')
+    return 0
 
 
 def with_detailed_metrics(run_dir: str, metrics: dict, config: str,
@@ -183,13 +261,16 @@ def write_tables(rows, work_dir: str) -> None:
     print('\n'.join(lines))
 
 
-def main() -> None:
+def main() -> int:
     args = parse_args()
+    if args.from_records:
+        return from_records(args)
     import mmseg_dsrl  # noqa: F401
     from mmseg_dsrl.analysis.measurement import (
         inference_complexity,
         time_inference,
     )
+    from mmseg_dsrl.analysis.configs import camvid_split_options
     from mmseg_dsrl.analysis.result_tables import DETAIL_KEYS
     from mmseg_dsrl.analysis.runs import (
         final_training_losses,
@@ -203,12 +284,16 @@ def main() -> None:
     rows = []
     for key in args.models:
         name, config, shape, cfg_options = resolve(key)
+        run_options = {
+            **camvid_split_options(args.split),
+            **(cfg_options or {})
+        }
         seeds = args.seeds
         mious, times, details, losses, model = [], [], [], [], None
         if args.no_train:
             missing = [
                 s for s in seeds if finished_run(
-                    osp.join(work_dir, f'{key}_seed{s}'),
+                    run_folder(work_dir, key, s, args.split),
                     osp.join(REPO, config), args.iters) is None
             ]
             if missing:
@@ -218,13 +303,13 @@ def main() -> None:
             if not seeds:
                 continue
         for seed in seeds:
-            run_dir = osp.join(work_dir, f'{key}_seed{seed}')
+            run_dir = run_folder(work_dir, key, seed, args.split)
             metrics, model = train_or_reuse(run_dir, osp.join(REPO, config),
                                             args.data_root, args.iters, seed,
-                                            cfg_options, args.val_interval)
+                                            run_options, args.val_interval)
             metrics = with_detailed_metrics(run_dir, metrics,
                                             osp.join(REPO, config),
-                                            cfg_options, args.data_root)
+                                            run_options, args.data_root)
             mious.append(metrics['mIoU'])
             times.append(metrics['train_s'])
             details.append({k: metrics.get(k) for k in DETAIL_KEYS})
@@ -236,6 +321,21 @@ def main() -> None:
             runs=args.latency_runs,
             mode='predict')
         stats = mean_std(mious)
+        if args.records:
+            from mmseg_dsrl.analysis.run_records import (
+                record_from_run,
+                write_record,
+            )
+            for seed in seeds:
+                run_dir = run_folder(work_dir, key, seed, args.split)
+                with open(osp.join(run_dir, 'metrics.json')) as f:
+                    run_metrics = json.load(f)
+                write_record(
+                    record_from_run(
+                        run_dir, key, name, config, cfg_options, run_metrics,
+                        f'{shape[0]}x{shape[1]}', split=args.split,
+                        gflops=flops / 1e9,
+                        latency_ms=lat['median'] * 1e3), args.records)
         rows.append(
             dict(
                 key=key,
@@ -254,7 +354,8 @@ def main() -> None:
                 final_losses=losses,
                 train_min=sum(times) / len(times) / 60))
         write_tables(rows, work_dir)
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

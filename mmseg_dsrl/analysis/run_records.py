@@ -1,0 +1,362 @@
+"""Run records: one small JSON per training run, and the tables of a page
+regenerated (and checked) from them.
+
+A record holds what a reader needs to recompute every figure quoted from
+the run: ``key`` (the recipe row), ``name``, ``config``, ``cfg_options``,
+``seed``, ``iters``, ``split`` (what it was evaluated on), ``mIoU``,
+``per_class_iou`` (``IoU.<class>``), ``boundary_mIoU``, ``final_losses``
+(logged, weighted terms over the last 20 % of training), ``train_s``,
+``s_per_iter``, ``curve`` (``[iteration, mIoU]`` of every validation),
+``gflops``, ``latency_ms`` (of that call), ``provenance`` (where it ran)
+and ``source`` (how the record was made).
+
+A page embeds generated tables between markers::
+
+    <!-- generated from records: paired iters=3000 reference=lr keys=dsrl -->
+    | ... |
+    <!-- end generated -->
+
+``python tools/experiments/camvid_recipe.py --from-records DIR [--check]``
+rewrites (or checks) every such block from the records under ``DIR``.
+"""
+import json
+import os
+import os.path as osp
+import re
+import statistics
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from .result_tables import (
+    DETAIL_KEYS,
+    detail_table,
+    loss_table,
+    paired_table,
+    summary_table,
+)
+from .runs import final_training_losses, format_mean_std, mean_std
+from .training_logs import markdown_table
+
+REQUIRED = ('key', 'name', 'config', 'seed', 'iters', 'split', 'mIoU',
+            'provenance', 'source')
+
+
+def validation_curve(run_dir: str) -> List[List[float]]:
+    """``[iteration, mIoU]`` of every validation logged in mmengine's
+    ``vis_data/scalars.json`` files of ``run_dir`` (newest run first wins
+    for repeated iterations)."""
+    import glob
+    points: Dict[int, float] = {}
+    for path in sorted(glob.glob(osp.join(run_dir, '*', 'vis_data',
+                                          'scalars.json'))):
+        last_iter = 0
+        with open(path) as f:
+            for line in f:
+                entry = json.loads(line)
+                if 'iter' in entry and 'mIoU' not in entry:
+                    last_iter = int(entry['iter'])
+                if 'mIoU' in entry:
+                    # mmengine logs validation with the step of the last
+                    # training iteration.
+                    step = int(entry.get('step', last_iter))
+                    points[step] = float(entry['mIoU'])
+    return [[it, points[it]] for it in sorted(points)]
+
+
+def record_from_run(run_dir: str, key: str, name: str, config: str,
+                    cfg_options: Optional[dict], metrics: dict,
+                    input_size: str, split: str = 'val',
+                    gflops: Optional[float] = None,
+                    latency_ms: Optional[float] = None) -> dict:
+    """The record of a finished recipe run (``metrics``: its
+    metrics.json; ``input_size``: what the network sees, e.g. '180x240')."""
+    per_class = {k: v for k, v in metrics.items() if k.startswith('IoU.')}
+    return dict(
+        key=key,
+        name=name,
+        config=config,
+        cfg_options=cfg_options,
+        input=input_size,
+        seed=metrics['seed'],
+        iters=metrics['iters'],
+        split=split,
+        mIoU=metrics['mIoU'],
+        per_class_iou=per_class,
+        boundary_mIoU=metrics.get('boundary3/mIoU'),
+        final_losses=final_training_losses(run_dir),
+        train_s=metrics.get('train_s'),
+        s_per_iter=metrics.get('s_per_iter'),
+        curve=validation_curve(run_dir),
+        gflops=gflops,
+        latency_ms=latency_ms,
+        provenance=metrics.get('provenance') or {},
+        source='tools/experiments/camvid_recipe.py')
+
+
+def records_from_results(rows: Sequence[dict], iters: int,
+                         provenance: dict, source: str) -> List[dict]:
+    """Records of the runs behind an older ``results.json`` (a list of
+    table rows, before runs wrote records): per seed, what the row kept
+    (mIoU, boundary and thin-class IoU, final losses); the row's mean
+    train time, GFLOPs and latency; no curve."""
+    records = []
+    for row in rows:
+        for i, seed in enumerate(row['seed_list']):
+            detail = row['details'][i] if row.get('details') else {}
+            records.append(
+                dict(
+                    key=row['key'],
+                    name=row['name'],
+                    config=row['config'],
+                    cfg_options=row.get('cfg_options'),
+                    input=row.get('input', ''),
+                    seed=seed,
+                    iters=iters,
+                    split='val',
+                    mIoU=row['mious'][i],
+                    per_class_iou={
+                        k: v
+                        for k, v in detail.items() if k.startswith('IoU.')
+                    },
+                    boundary_mIoU=detail.get('boundary3/mIoU'),
+                    final_losses=(row.get('final_losses') or [{}] *
+                                  len(row['seed_list']))[i],
+                    train_s=row['train_min'] * 60,
+                    s_per_iter=None,
+                    curve=[],
+                    gflops=row.get('gflops'),
+                    latency_ms=row.get('latency_ms'),
+                    provenance=provenance,
+                    source=source))
+    return records
+
+
+def record_name(record: dict) -> str:
+    return f'{record["key"]}_seed{record["seed"]}.json'
+
+
+def write_record(record: dict, folder: str) -> str:
+    """Write ``record`` as ``folder/<key>_seed<S>.json``; an existing
+    record of the same run is only replaced by an identical one (a record
+    is never silently overwritten)."""
+    missing = [k for k in REQUIRED if k not in record]
+    if missing:
+        raise ValueError(f'record lacks {missing}')
+    os.makedirs(folder, exist_ok=True)
+    path = osp.join(folder, record_name(record))
+    text = json.dumps(record, indent=1, sort_keys=True) + '\n'
+    if osp.isfile(path):
+        with open(path) as f:
+            if f.read() != text:
+                raise FileExistsError(
+                    f'{path} holds another record of this run; move it away '
+                    'to replace it')
+        return path
+    with open(path, 'w') as f:
+        f.write(text)
+    return path
+
+
+def load_records(folder: str) -> List[dict]:
+    """Every record under ``folder`` (recursively), checked for the required
+    fields, in path order."""
+    records = []
+    for dirpath, _, files in sorted(os.walk(folder)):
+        for name in sorted(files):
+            if not name.endswith('.json'):
+                continue
+            path = osp.join(dirpath, name)
+            with open(path) as f:
+                record = json.load(f)
+            if not isinstance(record, dict) or 'key' not in record:
+                continue  # not a run record (e.g. an old results.json)
+            missing = [k for k in REQUIRED if k not in record]
+            if missing:
+                raise ValueError(f'{path}: record lacks {missing}')
+            record['_path'] = osp.relpath(path, folder)
+            records.append(record)
+    return records
+
+
+def rows_from_records(records: Sequence[dict],
+                      keys: Optional[Sequence[str]] = None) -> List[dict]:
+    """Recipe table rows (see :mod:`.result_tables`), one per key, seeds in
+    ascending order; ``keys`` picks and orders them (default: order of
+    first appearance)."""
+    by_key: Dict[str, List[dict]] = {}
+    for r in records:
+        by_key.setdefault(r['key'], []).append(r)
+    order = list(keys) if keys is not None else list(by_key)
+    rows = []
+    for key in order:
+        runs = sorted(by_key.get(key, []), key=lambda r: r['seed'])
+        if not runs:
+            continue
+        seeds = [r['seed'] for r in runs]
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f'{key}: several records of one seed '
+                             f'({[r["_path"] for r in runs]})')
+        mious = [r['mIoU'] for r in runs]
+        stats = mean_std(mious)
+        first = runs[0]
+        details = []
+        for r in runs:
+            d = {k: r['per_class_iou'].get(k) for k in DETAIL_KEYS[1:]}
+            d[DETAIL_KEYS[0]] = r.get('boundary_mIoU')
+            details.append(d)
+        train = [r['train_s'] for r in runs if r.get('train_s') is not None]
+        rows.append(
+            dict(
+                key=key,
+                name=first['name'],
+                config=first['config'],
+                cfg_options=first.get('cfg_options'),
+                input=first.get('input', ''),
+                gflops=first.get('gflops') or 0.0,
+                latency_ms=first.get('latency_ms') or 0.0,
+                miou_mean=stats['mean'],
+                miou_std=stats['std'],
+                seeds=stats['n'],
+                mious=mious,
+                seed_list=seeds,
+                details=details,
+                final_losses=[r.get('final_losses') or {} for r in runs],
+                train_min=statistics.fmean(train) / 60 if train else 0.0,
+                curves=[r.get('curve') or [] for r in runs]))
+    return rows
+
+
+def curve_table(rows: Sequence[dict]) -> List[str]:
+    """Validation mIoU along training, mean over seeds, one column per
+    validated iteration (the iterations every seed of the row has)."""
+    iters = sorted({int(p[0]) for r in rows for c in r['curves'] for p in c})
+    cells = []
+    for r in rows:
+        line = [r['name']]
+        for it in iters:
+            values = [v for c in r['curves'] for i, v in c if int(i) == it]
+            line.append(f'{statistics.fmean(values):.2f}'
+                        if len(values) == len(r['curves']) else '')
+        cells.append(line)
+    return [''] + markdown_table(['model'] + [f'{i} it' for i in iters],
+                                 cells).split('\n')
+
+
+def gap_table(rows: Sequence[dict], low: str, high: str,
+              keys: Sequence[str]) -> List[str]:
+    """Per seed, the share of the ``low`` -> ``high`` mIoU gap each row of
+    ``keys`` closes: (row - low) / (high - low), seeds all three share."""
+    by_key = {r['key']: dict(zip(r['seed_list'], r['mious'])) for r in rows}
+    if low not in by_key or high not in by_key:
+        return []
+    names = {r['key']: r['name'] for r in rows}
+    cells = []
+    for key in keys:
+        if key not in by_key:
+            continue
+        seeds = sorted(set(by_key[key]) & set(by_key[low]) & set(by_key[high]))
+        if not seeds:
+            continue
+        gaps = [by_key[high][s] - by_key[low][s] for s in seeds]
+        shares = [(by_key[key][s] - by_key[low][s]) / g * 100
+                  for s, g in zip(seeds, gaps)]
+        cells.append([
+            names[key], ', '.join(map(str, seeds)),
+            ', '.join(f'{g:+.2f}' for g in gaps),
+            ', '.join(f'{s:.0f} %' for s in shares),
+            format_mean_std(*_mean_std_pair(shares), len(shares)) + ' %'
+        ])
+    if not cells:
+        return []
+    return [''] + markdown_table([
+        'model', 'seeds', f'gap {names[low]} -> {names[high]}',
+        'share of the gap closed', 'mean ± std'
+    ], cells).split('\n')
+
+
+def _mean_std_pair(values: Sequence[float]) -> Tuple[float, float]:
+    stats = mean_std(values)
+    return stats['mean'], stats['std']
+
+
+_BLOCK = re.compile(
+    r'(<!-- generated from records: (?P<spec>[^>]*?) -->\n)'
+    r'(?P<body>.*?)'
+    r'(<!-- end generated -->)', re.S)
+
+
+def _parse_spec(spec: str) -> Tuple[str, Dict[str, str]]:
+    kind, *pairs = spec.split()
+    options = {}
+    for pair in pairs:
+        if '=' not in pair:
+            raise ValueError(f'generated block "{spec}": expected k=v, got '
+                             f'{pair!r}')
+        k, v = pair.split('=', 1)
+        options[k] = v
+    return kind, options
+
+
+def render_block(spec: str, records: Sequence[dict],
+                 link_prefix: str = '') -> str:
+    """The Markdown of one generated block (``spec``: the marker's text:
+    a table kind, then ``dir=SUBFOLDER`` (records of one batch of runs,
+    e.g. one machine), ``iters=N``, ``keys=a,b``, ``reference=k``,
+    ``low=k``, ``high=k``, ``output=HxW``)."""
+    kind, options = _parse_spec(spec)
+    known = {'dir', 'iters', 'keys', 'reference', 'low', 'high', 'output'}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f'generated block "{spec}": unknown options '
+                         f'{unknown} (known: {sorted(known)})')
+    folder = options.get('dir', '').rstrip('/')
+    chosen = [
+        r for r in records
+        if ('iters' not in options or str(r['iters']) == options['iters'])
+        and (not folder or r['_path'].startswith(folder + '/'))
+    ]
+    keys = options['keys'].split(',') if 'keys' in options else None
+    rows = rows_from_records(chosen)
+    picked = rows_from_records(chosen, keys) if keys else rows
+    for row in picked:
+        row['config'] = link_prefix + row['config']
+    if kind == 'summary':
+        lines = summary_table(picked, output=options.get('output', ''))
+    elif kind == 'detail':
+        lines = detail_table(picked)[1:]
+    elif kind == 'losses':
+        lines = loss_table(picked)[1:]
+    elif kind == 'curves':
+        lines = curve_table(picked)[1:]
+    elif kind == 'paired':
+        lines = paired_table(rows, options.get('reference', 'lr'), keys)[1:]
+    elif kind == 'gap':
+        lines = gap_table(rows, options['low'], options['high'],
+                          keys or [])[1:]
+    else:
+        raise ValueError(f'unknown generated table kind {kind!r} '
+                         '(summary, detail, losses, curves, paired, gap)')
+    if not lines:
+        raise ValueError(f'generated block "{spec}": the records give no '
+                         'rows for it')
+    return '\n'.join(lines) + '\n'
+
+
+def regenerate(page: str, records: Sequence[dict],
+               link_prefix: str = '') -> str:
+    """``page`` with every generated block rendered from ``records``
+    (``link_prefix``: the repository root relative to the page, for the
+    config links, e.g. '../../')."""
+    return _BLOCK.sub(
+        lambda m: m.group(1) + render_block(m.group('spec'), records,
+                                            link_prefix) + m.group(4), page)
+
+
+def first_difference(old: str, new: str) -> Optional[str]:
+    """None when equal, else the first differing line of each."""
+    if old == new:
+        return None
+    a, b = old.splitlines(), new.splitlines()
+    for i, (x, y) in enumerate(zip(a, b), 1):
+        if x != y:
+            return f'line {i}:\n  page:    {x}\n  records: {y}'
+    return f'line {min(len(a), len(b)) + 1}: one side ends'

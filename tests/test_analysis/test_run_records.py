@@ -1,0 +1,153 @@
+"""Run records and the page tables generated from them."""
+import json
+import os.path as osp
+import shutil
+
+import pytest
+from dsrl_test_utils import REPO, run_script
+
+from mmseg_dsrl.analysis import run_records as rr
+
+RECIPE = 'tools/experiments/camvid_recipe.py'
+
+
+def record(key, seed, miou, **extra):
+    r = dict(
+        key=key, name=key.upper(), config=f'configs/{key}.py',
+        cfg_options=None, input='180x240', seed=seed, iters=3000,
+        split='val', mIoU=miou, per_class_iou={'IoU.pole': 1.0},
+        boundary_mIoU=20.0, final_losses={'decode.loss_ce': 0.5},
+        train_s=600.0, s_per_iter=0.2, curve=[[500, miou - 5], [3000, miou]],
+        gflops=0.69, latency_ms=30.0, provenance={'cpu': 'x'},
+        source='test')
+    r.update(extra)
+    return r
+
+
+def test_records_are_never_overwritten_by_another(tmp_path):
+    path = rr.write_record(record('lr', 0, 50.0), str(tmp_path))
+    assert rr.write_record(record('lr', 0, 50.0), str(tmp_path)) == path
+    with pytest.raises(FileExistsError, match='another record of this run'):
+        rr.write_record(record('lr', 0, 51.0), str(tmp_path))
+    assert json.loads(open(path).read())['mIoU'] == 50.0
+    with pytest.raises(ValueError, match="lacks \\['provenance'"):
+        bad = record('lr', 1, 1.0)
+        del bad['provenance']
+        rr.write_record(bad, str(tmp_path))
+
+
+def test_rows_pair_seeds_and_refuse_duplicates(tmp_path):
+    recs = [record('lr', 1, 42.0), record('lr', 0, 40.0),
+            record('dsrl', 0, 41.0)]
+    for r in recs:
+        rr.write_record(r, str(tmp_path / 'a'))
+    loaded = rr.load_records(str(tmp_path))
+    rows = rr.rows_from_records(loaded, ['lr', 'dsrl'])
+    assert [r['key'] for r in rows] == ['lr', 'dsrl']
+    assert rows[0]['seed_list'] == [0, 1] and rows[0]['mious'] == [40.0, 42.0]
+    rr.write_record(record('lr', 0, 40.5), str(tmp_path / 'b'))
+    with pytest.raises(ValueError, match='several records of one seed'):
+        rr.rows_from_records(rr.load_records(str(tmp_path)))
+
+
+def test_gap_and_curve_tables():
+    recs = [record('lr', 0, 40.0), record('full', 0, 44.0),
+            record('dsrl', 0, 41.0), record('lr', 1, 42.0),
+            record('full', 1, 45.0), record('dsrl', 1, 43.5)]
+    for r in recs:
+        r['_path'] = 'x/' + rr.record_name(r)
+    rows = rr.rows_from_records(recs)
+    gap = rr.gap_table(rows, 'lr', 'full', ['dsrl'])
+    cells = [c.strip() for c in gap[-1].strip('|').split('|')]
+    # seed 0: 1 of 4 points (25 %), seed 1: 1.5 of 3 (50 %)
+    assert cells == ['DSRL', '0, 1', '+4.00, +3.00', '25 %, 50 %',
+                     '37.50 ± 17.68 %']
+    curve = rr.curve_table(rr.rows_from_records(recs, ['lr']))
+    assert curve[1] == '| model | 500 it | 3000 it |'
+    assert curve[-1] == '| LR | 36.00 | 41.00 |'
+
+
+def test_page_check_names_the_first_difference(tmp_path):
+    for r in [record('lr', 0, 40.0), record('dsrl', 0, 41.25)]:
+        rr.write_record(r, str(tmp_path / 'records' / 'run1'))
+    page = tmp_path / 'page.md'
+    page.write_text('text\n<!-- generated from records: paired dir=run1 '
+                    'reference=lr keys=dsrl -->\n<!-- end generated -->\n')
+    argv = ['--from-records', tmp_path / 'records', '--page', page]
+    assert run_script(RECIPE, [*argv, '--check']) == 1
+    assert run_script(RECIPE, argv) == 0  # rewrites the block
+    assert '| DSRL | +1.25 | +1.25 (1 seed) |' in page.read_text()
+    assert run_script(RECIPE, [*argv, '--check']) == 0
+    # A changed record is caught.
+    path = tmp_path / 'records' / 'run1' / 'dsrl_seed0.json'
+    changed = json.loads(path.read_text())
+    changed['mIoU'] = 41.5
+    path.write_text(json.dumps(changed))
+    assert run_script(RECIPE, [*argv, '--check']) == 1
+
+
+def test_unknown_block_options_are_refused():
+    with pytest.raises(ValueError, match='unknown options'):
+        rr.render_block('paired refrence=lr', [])
+    with pytest.raises(ValueError, match='unknown generated table kind'):
+        rr.render_block('scatter', [])
+
+
+def test_camvid_page_equals_its_records(capsys):
+    """Every generated table of configs/camvid/README.md is what the
+    committed records give."""
+    assert run_script(RECIPE, [
+        '--from-records', osp.join(REPO, 'configs', 'camvid', 'results'),
+        '--check'
+    ]) == 0, capsys.readouterr().out
+
+
+def test_records_of_a_finished_run_dir(tmp_path):
+    """A run folder as the recipe leaves it: metrics.json, mmengine's text
+    log and scalars (validation every 2 iterations)."""
+    run = tmp_path / 'lr_seed0'
+    (run / '20261130_000000' / 'vis_data').mkdir(parents=True)
+    (run / '20261130_000000' / '20261130_000000.log').write_text(
+        'Iter(train) [ 2/4]  lr: 1e-2  loss: 1.0  decode.loss_ce: 0.8\n'
+        'Iter(train) [ 4/4]  lr: 1e-2  loss: 0.6  decode.loss_ce: 0.4\n')
+    (run / '20261130_000000' / 'vis_data' / 'scalars.json').write_text(
+        '{"loss": 1.0, "iter": 2, "step": 2}\n'
+        '{"mIoU": 30.0, "step": 2}\n'
+        '{"loss": 0.6, "iter": 4, "step": 4}\n'
+        '{"mIoU": 35.5, "step": 4}\n')
+    metrics = {'seed': 0, 'iters': 4, 'mIoU': 35.5, 'IoU.pole': 1.5,
+               'boundary3/mIoU': 20.0, 'train_s': 8.0, 's_per_iter': 2.0,
+               'provenance': {'cpu': 'y'}}
+    r = rr.record_from_run(str(run), 'lr', 'LR', 'c.py', None, metrics,
+                           '180x240', gflops=0.7, latency_ms=30.0)
+    assert r['curve'] == [[2, 30.0], [4, 35.5]]
+    assert r['per_class_iou'] == {'IoU.pole': 1.5}
+    assert r['final_losses'] == {'loss': 0.6, 'decode.loss_ce': 0.4}
+    assert r['provenance'] == {'cpu': 'y'}
+    shutil.rmtree(run)
+
+
+def test_metafile_results_equal_their_records():
+    """Every CamVid metafile mIoU that has run records behind it (the
+    config as shipped, at its own schedule) is their seed mean."""
+    import statistics
+
+    import yaml
+    with open(osp.join(REPO, 'configs', 'camvid', 'metafile.yaml')) as f:
+        models = yaml.safe_load(f)['Models']
+    records = rr.load_records(osp.join(REPO, 'configs', 'camvid', 'results'))
+    checked = 0
+    for model in models:
+        iters = 1000 if '-1000i_' in model['Config'] else None
+        runs = [
+            r for r in records if r['config'] == model['Config']
+            and not r.get('cfg_options') and r['iters'] == iters
+            and r['split'] == 'val'
+        ]
+        if not runs:
+            continue
+        mean = statistics.fmean(r['mIoU'] for r in runs)
+        assert model['Results']['Metrics']['mIoU'] == round(mean, 2), (
+            model['Name'], [r['_path'] for r in runs])
+        checked += 1
+    assert checked >= 1
