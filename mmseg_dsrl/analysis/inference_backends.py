@@ -1,7 +1,8 @@
 """Ways to run a segmentor's inference graph, and their accuracy check.
 
-An :class:`InferencePath` names a backend (eager PyTorch or ONNX Runtime), a
-precision and the PyTorch options (channels-last memory format,
+An :class:`InferencePath` names a backend (eager PyTorch, ONNX Runtime or
+OpenVINO), a precision (INT8: the exported graph quantized with calibration
+images, :mod:`mmseg_dsrl.export.quantization`) and the PyTorch options (channels-last memory format,
 ``torch.compile``). :func:`build_runner` turns a model into a function
 ``images -> float32 logits`` for one path, so that tools time and check every
 path the same way; :func:`agreement` compares its logits with eager fp32 on
@@ -14,15 +15,17 @@ import copy
 import os.path as osp
 import tempfile
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from ..export.onnx import TensorModeWrapper, export_onnx
 
-BACKENDS = ('pytorch', 'onnxruntime')
-PRECISIONS = ('fp32', 'fp16', 'bf16')
+BACKENDS = ('pytorch', 'onnxruntime', 'openvino')
+PRECISIONS = ('fp32', 'fp16', 'bf16', 'int8')
+_ONNX_PRECISIONS = {'onnxruntime': ('fp32', 'int8'),
+                    'openvino': ('fp32', 'bf16', 'int8')}
 _DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 
@@ -31,10 +34,14 @@ class InferencePath:
     """One way of running the inference graph.
 
     Args:
-        backend (str): 'pytorch' (eager, or compiled with ``compile``) or
-            'onnxruntime' (the graph exported by :func:`export_onnx`).
-        precision (str): 'fp32', 'bf16' (autocast) or 'fp16' (autocast,
-            CUDA only: PyTorch's CPU half convolutions are reference loops).
+        backend (str): 'pytorch' (eager, or compiled with ``compile``),
+            'onnxruntime' or 'openvino' (both run the graph exported by
+            :func:`export_onnx`, on the CPU).
+        precision (str): 'fp32'; 'bf16' (PyTorch autocast, or OpenVINO's
+            inference precision where the CPU has bf16 instructions);
+            'fp16' (autocast, CUDA only: PyTorch's CPU half convolutions are
+            reference loops); 'int8' (ONNX Runtime / OpenVINO running the
+            INT8 graph of static post-training quantization).
         channels_last (bool): NHWC memory format for weights and input.
         compile (bool): ``torch.compile`` (inductor) the graph.
     """
@@ -61,26 +68,60 @@ class InferencePath:
         if self.precision not in PRECISIONS:
             raise ValueError(f'precision must be one of {PRECISIONS}, got '
                              f'{self.precision!r}')
-        if self.backend == 'onnxruntime':
-            if self.precision != 'fp32' or self.channels_last or self.compile:
+        if self.backend in _ONNX_PRECISIONS:
+            allowed = _ONNX_PRECISIONS[self.backend]
+            if self.precision not in allowed:
                 raise ValueError(
-                    f'onnxruntime runs the exported fp32 graph; '
-                    f'precision={self.precision!r}, channels_last='
+                    f'{self.backend} runs the exported graph in {allowed}, '
+                    f'got precision={self.precision!r}')
+            if self.channels_last or self.compile:
+                raise ValueError(
+                    f'{self.backend} runs the exported graph; channels_last='
                     f'{self.channels_last}, compile={self.compile} are '
                     'PyTorch options')
             if device != 'cpu':
-                raise ValueError('the onnxruntime backend here uses the CPU '
-                                 f'execution provider, got device={device!r}')
+                raise ValueError(f'the {self.backend} backend here runs on the '
+                                 f'CPU, got device={device!r}')
+        elif self.precision == 'int8':
+            raise ValueError('int8 runs the quantized exported graph: use '
+                             'backend onnxruntime or openvino')
         if self.precision == 'fp16' and device == 'cpu':
             raise ValueError('precision fp16 needs a CUDA device (CPU half '
                              'convolutions are slow reference kernels); use '
                              'bf16 on the CPU')
 
 
-def build_runner(model: nn.Module,
-                 path: InferencePath,
-                 example: Tensor,
-                 work_dir: Optional[str] = None) -> Callable[[Tensor], Tensor]:
+def _openvino_runner(onnx_path: str,
+                     precision: str) -> Callable[[Tensor], Tensor]:
+    import openvino as ov
+    core = ov.Core()
+    caps = core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES')
+    if precision == 'bf16' and 'BF16' not in caps:
+        raise ValueError(f'this CPU has no bf16 instructions (OpenVINO '
+                         f'reports {caps}); use fp32 or int8')
+    config = {
+        'INFERENCE_NUM_THREADS': torch.get_num_threads(),
+        'PERFORMANCE_HINT': 'LATENCY',
+        # An INT8 graph keeps its quantized ops; the rest runs in fp32.
+        'INFERENCE_PRECISION_HINT': 'bf16' if precision == 'bf16' else 'f32',
+    }
+    compiled = core.compile_model(core.read_model(onnx_path), 'CPU', config)
+    request = compiled.create_infer_request()
+
+    def run_openvino(x: Tensor) -> Tensor:
+        outputs = request.infer({0: x.numpy()})
+        return torch.from_numpy(outputs[compiled.output(0)].copy())
+
+    return run_openvino
+
+
+def build_runner(
+        model: nn.Module,
+        path: InferencePath,
+        example: Tensor,
+        work_dir: Optional[str] = None,
+        calibration: Optional[Sequence[Tensor]] = None
+) -> Callable[[Tensor], Tensor]:
     """``images -> float32 logits`` of ``model`` (eval mode) along ``path``.
 
     Args:
@@ -88,17 +129,33 @@ def build_runner(model: nn.Module,
         path (InferencePath): How to run it.
         example (Tensor): An input of the shape the runner will get (the
             ONNX graph is exported at it, with a dynamic batch axis).
-        work_dir (str, optional): Where the ONNX file goes (a temporary
+        work_dir (str, optional): Where the ONNX files go (a temporary
             folder by default).
+        calibration (Sequence[Tensor], optional): Preprocessed images that
+            calibrate the INT8 ranges; required for precision 'int8'.
     """
     device = example.device.type
     path.check(device)
     model = model.eval()
-    if path.backend == 'onnxruntime':
-        import onnxruntime as ort
+    if path.backend in _ONNX_PRECISIONS:
         folder = work_dir or tempfile.mkdtemp(prefix='dsrl_onnx_')
         onnx_path = osp.join(folder, 'model.onnx')
-        export_onnx(model, example.cpu(), onnx_path)
+        if not osp.isfile(onnx_path):
+            export_onnx(model, example.cpu(), onnx_path)
+        if path.precision == 'int8':
+            if not calibration:
+                raise ValueError(
+                    'precision int8 needs calibration images (preprocessed, '
+                    'e.g. a hundred training frames) to set the activation '
+                    'ranges')
+            from ..export.quantization import quantize_int8
+            int8_path = osp.join(folder, 'model_int8.onnx')
+            if not osp.isfile(int8_path):
+                quantize_int8(onnx_path, calibration, int8_path)
+            onnx_path = int8_path
+        if path.backend == 'openvino':
+            return _openvino_runner(onnx_path, path.precision)
+        import onnxruntime as ort
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         options.graph_optimization_level = (

@@ -1,0 +1,121 @@
+"""INT8 post-training quantization of an exported ONNX graph.
+
+ONNX Runtime's static quantization (``onnxruntime.quantization``): the
+activation ranges are calibrated (min/max) on real input images, weights
+are quantized per output channel, and the result is a QDQ graph
+(QuantizeLinear / DequantizeLinear pairs around each quantized op) that
+both ONNX Runtime and OpenVINO run with INT8 kernels. Deterministic: the
+same graph and calibration images give the same file.
+"""
+import os
+import os.path as osp
+import tempfile
+from typing import Iterable, Iterator, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+class _Batches:
+    """ONNX Runtime's CalibrationDataReader over preprocessed images."""
+
+    def __init__(self, images: Sequence[Tensor], input_name: str) -> None:
+        self.images = list(images)
+        self.input_name = input_name
+        self._iter: Optional[Iterator] = None
+
+    def get_next(self) -> Optional[dict]:
+        if self._iter is None:
+            self._iter = iter(self.images)
+        image = next(self._iter, None)
+        if image is None:
+            return None
+        array = image.detach().cpu().float().numpy()
+        if array.ndim == 3:
+            array = array[None]
+        return {self.input_name: np.ascontiguousarray(array)}
+
+    def rewind(self) -> None:
+        self._iter = None
+
+
+def quantize_int8(onnx_path: str,
+                  calibration: Iterable[Tensor],
+                  out_path: str,
+                  per_channel: bool = True) -> str:
+    """Write the INT8 (QDQ) version of an fp32 ONNX graph.
+
+    Args:
+        onnx_path (str): The fp32 graph (from :func:`export_onnx`; its input
+            is named 'input').
+        calibration (Iterable[Tensor]): Preprocessed images, each (3, H, W)
+            or (1, 3, H, W), as the graph gets them (normalised), e.g. a
+            hundred frames of the training set.
+        out_path (str): Where the INT8 graph goes (refused if it exists).
+        per_channel (bool): Weight scales per output channel. Default True.
+
+    Returns:
+        str: ``out_path``.
+    """
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    images = list(calibration)
+    if not images:
+        raise ValueError('INT8 quantization needs at least one calibration '
+                         'image')
+    if osp.exists(out_path):
+        raise FileExistsError(f'{out_path} exists; choose another path')
+    with tempfile.TemporaryDirectory(prefix='dsrl_int8_') as tmp:
+        prepared = osp.join(tmp, 'prepared.onnx')
+        # Shape inference + graph optimisation first (onnxruntime's
+        # recommended pre-processing); symbolic shapes are skipped, the
+        # batch axis is dynamic.
+        quant_pre_process(onnx_path, prepared, skip_symbolic_shape=True)
+        quantize_static(
+            prepared,
+            out_path,
+            _Batches(images, 'input'),
+            quant_format=QuantFormat.QDQ,
+            per_channel=per_channel,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax)
+    return out_path
+
+
+def count_quantized_ops(onnx_path: str) -> int:
+    """How many QuantizeLinear nodes a graph has (0 for an fp32 graph)."""
+    import onnx
+    graph = onnx.load(onnx_path).graph
+    return sum(node.op_type == 'QuantizeLinear' for node in graph.node)
+
+
+def read_calibration_images(folder: str, count: int, shape: Sequence[int],
+                            preprocess) -> list:
+    """The first ``count`` images of ``folder`` (sorted names), resized to
+    ``shape`` (H, W) and passed through ``preprocess`` (the model's data
+    preprocessor: ``dict(inputs=[uint8 CHW], data_samples=None) -> dict``).
+    """
+    import cv2
+    names = sorted(
+        n for n in os.listdir(folder)
+        if n.lower().endswith(('.png', '.jpg', '.jpeg', '.bmp')))
+    if len(names) < count:
+        raise ValueError(f'{folder} holds {len(names)} images, '
+                         f'{count} asked for calibration')
+    images = []
+    for name in names[:count]:
+        bgr = cv2.imread(osp.join(folder, name))
+        bgr = cv2.resize(bgr, (shape[1], shape[0]),
+                         interpolation=cv2.INTER_LINEAR)
+        pixels = torch.from_numpy(bgr).permute(2, 0, 1).contiguous()
+        images.append(
+            preprocess(dict(inputs=[pixels], data_samples=None),
+                       False)['inputs'][0])
+    return images
