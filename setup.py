@@ -76,6 +76,8 @@ setup(
         'prune': ['torch-pruning>=1.5,<2'],
         # ONNX export checks of ICNet
         'onnx': ['onnx', 'onnxruntime'],
+        # OpenVINO deployment paths (fp32, INT8 of the quantized graph)
+        'openvino': ['openvino>=2024.4'],
     },
     license='Apache License 2.0',
     zip_safe=False,

@@ -7,7 +7,8 @@
 #   setuptools<70 while mmcv builds, then >=77,<81 (see the end)
 #   mmcv==2.1.0 built from source WITH its compiled ops
 #   mmengine==0.10.7, mmsegmentation==1.2.2, ftfy, regex, numpy<2, opencv
-#   torch-pruning, onnx, onnxruntime (pruning and ONNX export)
+#   torch-pruning, onnx, onnxruntime (pruning and ONNX export), openvino
+#   (the OpenVINO deployment path)
 #   scikit-image (tests only: the reference PSNR / SSIM on real images)
 #   mmseg_dsrl itself in editable mode, with its fused FA kernel compiled
 #   with MMSEG_DSRL_OPTIONAL_FAMILIES=1 also mmdet==3.3.0 and, with a CUDA
@@ -76,6 +77,12 @@ if ! have torch_pruning onnx onnxruntime; then
   log "installing torch-pruning, onnx, onnxruntime"
   "${PIP[@]}" install 'torch-pruning>=1.5,<2' onnx onnxruntime \
     'setuptools>=77,<81' 
+fi
+
+# The OpenVINO deployment paths (fp32, INT8 of the quantized ONNX graph).
+if ! have openvino; then
+  log "installing openvino (CPU deployment path)"
+  "${PIP[@]}" install 'openvino>=2024.4' 'numpy<2' 'setuptools>=77,<81'
 fi
 
 # The tests compare the SISR metric's PSNR / SSIM with scikit-image's on

@@ -115,6 +115,23 @@ def _openvino_runner(onnx_path: str,
     return run_openvino
 
 
+#: The paths the deployment tools take by name.
+NAMED_PATHS = {
+    'eager': InferencePath(),
+    'channels-last': InferencePath(channels_last=True),
+    'bf16': InferencePath(precision='bf16'),
+    'bf16-channels-last': InferencePath(precision='bf16', channels_last=True),
+    'compile': InferencePath(compile=True),
+    'compile-channels-last': InferencePath(compile=True, channels_last=True),
+    'onnxruntime': InferencePath('onnxruntime'),
+    'onnxruntime-int8': InferencePath('onnxruntime', 'int8'),
+    'openvino': InferencePath('openvino'),
+    'openvino-bf16': InferencePath('openvino', 'bf16'),
+    'openvino-int8': InferencePath('openvino', 'int8'),
+    'fp16': InferencePath(precision='fp16'),
+}
+
+
 def build_runner(
         model: nn.Module,
         path: InferencePath,
@@ -188,6 +205,67 @@ def build_runner(
             return graph(x).float()
 
     return run_pytorch
+
+
+def int8_matmul_rate(backend: str,
+                     size: int = 1024,
+                     repeats: int = 5,
+                     work_dir: Optional[str] = None) -> float:
+    """Best INT8 FLOP/s of ``backend``'s quantized matrix product: a
+    (size x size) activation times a constant (size x size) weight,
+    exported and quantized as the models are (QDQ, per-channel weights),
+    run by 'onnxruntime' or 'openvino' (2 size^3 operations per call).
+    The denominator of an INT8 path's compute bound."""
+    import time
+
+    if backend not in _ONNX_PRECISIONS:
+        raise ValueError(f'backend must be onnxruntime or openvino, got '
+                         f'{backend!r}')
+    from ..export.quantization import quantize_int8
+
+    class MatMul(nn.Module):
+
+        def __init__(self) -> None:
+            super().__init__()
+            g = torch.Generator().manual_seed(0)
+            self.weight = nn.Parameter(torch.randn(size, size, generator=g))
+
+        def forward(self, x: Tensor) -> Tensor:
+            return x @ self.weight
+
+    folder = work_dir or tempfile.mkdtemp(prefix='dsrl_gemm_')
+    fp32, int8 = (osp.join(folder, f'matmul{size}_{p}.onnx')
+                  for p in ('fp32', 'int8'))
+    x = torch.randn(1, size, size, generator=torch.Generator().manual_seed(1))
+    if not osp.isfile(int8):
+        torch.onnx.export(
+            MatMul().eval(), (x, ),
+            fp32,
+            opset_version=17,
+            input_names=['input'],
+            output_names=['out'],
+            dynamo=False)
+        quantize_int8(fp32, [x], int8)
+    if backend == 'openvino':
+        run = _openvino_runner(int8, 'int8')
+    else:
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        session = ort.InferenceSession(
+            int8, options, providers=['CPUExecutionProvider'])
+        array = x.numpy()
+
+        def run(_: Tensor) -> None:
+            session.run(None, {'input': array})
+
+    run(x)  # warm-up
+    best = float('inf')
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(x)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
 
 
 def agreement(reference: Tensor, logits: Tensor) -> Dict[str, float]:

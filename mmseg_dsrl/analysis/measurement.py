@@ -235,3 +235,31 @@ def seconds_per_iteration(ends: List[float], skip: int) -> float:
         raise ValueError(f'{len(ends)} iterations leave no duration to time '
                          f'after skipping {skip}')
     return statistics.median(durations)
+
+
+def matmul_rate(size: int = 2048,
+                repeats: int = 5,
+                dtype: torch.dtype = torch.float32,
+                device: str = 'cpu') -> float:
+    """Best FLOP/s of a (size x size) @ (size x size) product: the machine's
+    matrix-product rate, the denominator of a compute bound. On CUDA, TF32
+    is off (what float32 code gets) and every call is synchronised."""
+    cuda = device.startswith('cuda')
+    old = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        a = torch.randn(size, size, dtype=dtype, device=device)
+        b = torch.randn(size, size, dtype=dtype, device=device)
+        a @ b  # warm-up
+        best = float('inf')
+        for _ in range(repeats):
+            if cuda:
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            a @ b
+            if cuda:
+                torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - start)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = old
+    return 2 * size**3 / best

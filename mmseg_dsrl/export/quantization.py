@@ -20,9 +20,11 @@ from torch import Tensor
 class _Batches:
     """ONNX Runtime's CalibrationDataReader over preprocessed images."""
 
-    def __init__(self, images: Sequence[Tensor], input_name: str) -> None:
+    def __init__(self, images: Sequence[Tensor], input_name: str,
+                 rank: int) -> None:
         self.images = list(images)
         self.input_name = input_name
+        self.rank = rank
         self._iter: Optional[Iterator] = None
 
     def get_next(self) -> Optional[dict]:
@@ -32,8 +34,8 @@ class _Batches:
         if image is None:
             return None
         array = image.detach().cpu().float().numpy()
-        if array.ndim == 3:
-            array = array[None]
+        if array.ndim == self.rank - 1:
+            array = array[None]  # one image -> a batch of one
         return {self.input_name: np.ascontiguousarray(array)}
 
     def rewind(self) -> None:
@@ -47,8 +49,8 @@ def quantize_int8(onnx_path: str,
     """Write the INT8 (QDQ) version of an fp32 ONNX graph.
 
     Args:
-        onnx_path (str): The fp32 graph (from :func:`export_onnx`; its input
-            is named 'input').
+        onnx_path (str): The fp32 graph (from :func:`export_onnx`), with one
+            input.
         calibration (Iterable[Tensor]): Preprocessed images, each (3, H, W)
             or (1, 3, H, W), as the graph gets them (normalised), e.g. a
             hundred frames of the training set.
@@ -65,7 +67,10 @@ def quantize_int8(onnx_path: str,
         quantize_static,
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
+    import onnx
     images = list(calibration)
+    graph_input = onnx.load(onnx_path).graph.input[0]
+    rank = len(graph_input.type.tensor_type.shape.dim)
     if not images:
         raise ValueError('INT8 quantization needs at least one calibration '
                          'image')
@@ -80,7 +85,7 @@ def quantize_int8(onnx_path: str,
         quantize_static(
             prepared,
             out_path,
-            _Batches(images, 'input'),
+            _Batches(images, graph_input.name, rank),
             quant_format=QuantFormat.QDQ,
             per_channel=per_channel,
             activation_type=QuantType.QUInt8,

@@ -86,11 +86,94 @@ def test_compiled_runner_matches_eager(model_and_input):
      "precision='bf16'"),
     (InferencePath('onnxruntime', compile=True), 'cpu', 'compile=True'),
     (InferencePath('tensorrt'), 'cpu', "got 'tensorrt'"),
-    (InferencePath(precision='int8'), 'cpu', "got 'int8'"),
+    (InferencePath(precision='int8'), 'cpu', 'use backend onnxruntime or '
+     'openvino'),
+    (InferencePath('openvino', precision='fp16'), 'cpu', "precision='fp16'"),
+    (InferencePath('openvino', channels_last=True), 'cpu',
+     'channels_last=True'),
+    (InferencePath('openvino'), 'cuda', 'runs on the CPU'),
 ])
 def test_impossible_paths_are_refused(path, device, match):
     with pytest.raises(ValueError, match=match):
         path.check(device)
+
+
+def test_openvino_runner_matches_eager(model_and_input, tmp_path):
+    pytest.importorskip('openvino')
+    model, x = model_and_input
+    run = build_runner(model, InferencePath('openvino'), x[:1],
+                       str(tmp_path))
+    torch.testing.assert_close(run(x), eager(model, x), atol=1e-4, rtol=0)
+
+
+def test_openvino_bf16_needs_the_instructions(model_and_input, tmp_path):
+    ov = pytest.importorskip('openvino')
+    model, x = model_and_input
+    caps = ov.Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES')
+    path = InferencePath('openvino', precision='bf16')
+    if 'BF16' in caps:
+        out = build_runner(model, path, x, str(tmp_path))(x)
+        torch.testing.assert_close(out, eager(model, x), atol=0.1, rtol=0)
+    else:
+        with pytest.raises(ValueError, match='no bf16 instructions'):
+            build_runner(model, path, x, str(tmp_path))
+
+
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+def test_int8_runners_run_a_quantized_graph_close_to_eager(
+        model_and_input, tmp_path, backend):
+    """The INT8 graph really is quantized (QuantizeLinear nodes, logits not
+    fp32's) and stays close to eager fp32 on inputs like its calibration
+    images."""
+    pytest.importorskip(backend)
+    from mmseg_dsrl.export.quantization import count_quantized_ops
+    model, x = model_and_input
+    g = torch.Generator().manual_seed(1)
+    calibration = [torch.randn(3, 16, 24, generator=g) for _ in range(8)]
+    with pytest.raises(ValueError, match='needs calibration images'):
+        build_runner(model, InferencePath(backend, 'int8'), x, str(tmp_path))
+    run = build_runner(model, InferencePath(backend, 'int8'), x,
+                       str(tmp_path), calibration)
+    assert count_quantized_ops(str(tmp_path / 'model_int8.onnx')) > 0
+    out, ref = run(x), eager(model, x)
+    result = agreement(ref, out)
+    # 8-bit activations of a 2-layer net: logits within a quarter of their
+    # range, labels mostly kept.
+    assert 0 < result['max_abs_diff'] < 0.25 * float(ref.abs().max())
+    assert result['label_agreement'] >= 90.0
+
+
+def test_quantization_is_deterministic_and_never_overwrites(
+        model_and_input, tmp_path):
+    pytest.importorskip('onnxruntime')
+    import hashlib
+
+    from mmseg_dsrl.export.onnx import export_onnx
+    from mmseg_dsrl.export.quantization import quantize_int8
+    model, x = model_and_input
+    fp32 = str(tmp_path / 'model.onnx')
+    export_onnx(model, x[:1], fp32)
+    calibration = [x[0], x[1]]
+    digests = []
+    for name in ('a.onnx', 'b.onnx'):
+        quantize_int8(fp32, calibration, str(tmp_path / name))
+        digests.append(
+            hashlib.sha256((tmp_path / name).read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+    with pytest.raises(FileExistsError, match='a.onnx exists'):
+        quantize_int8(fp32, calibration, str(tmp_path / 'a.onnx'))
+    with pytest.raises(ValueError, match='at least one calibration image'):
+        quantize_int8(fp32, [], str(tmp_path / 'c.onnx'))
+
+
+def test_int8_matmul_rate_is_a_rate(tmp_path):
+    pytest.importorskip('onnxruntime')
+    from mmseg_dsrl.analysis.inference_backends import int8_matmul_rate
+    rate = int8_matmul_rate('onnxruntime', size=128, repeats=2,
+                            work_dir=str(tmp_path))
+    assert rate > 1e6  # at least a MFLOP/s: a time was measured
+    with pytest.raises(ValueError, match='onnxruntime or openvino'):
+        int8_matmul_rate('pytorch')
 
 
 def test_agreement_counts_pixels_with_the_same_label():

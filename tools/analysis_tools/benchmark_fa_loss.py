@@ -87,21 +87,6 @@ def measure(b, c1, c2, h, w, variant, block, repeats, out):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def matmul_rate(size: int = 2048, repeats: int = 5) -> float:
-    """Best float32 FLOP/s of a (size x size) @ (size x size) product."""
-    import time
-
-    import torch
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b  # warm-up
-    best = float('inf')
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -145,6 +130,7 @@ def main() -> None:
         parser.error('the fused kernel is not built (mmseg_dsrl.ops); run '
                      '`pip install --no-build-isolation --no-deps -e .` or '
                      'leave "fused" out of --implementations')
+    from mmseg_dsrl.analysis.measurement import matmul_rate
     rate = matmul_rate()
     print(f'batch {args.batch}, C_seg {args.c_seg}, C_sr {args.c_sr}, '
           f'subsample 8, {torch.get_num_threads()} threads; forward + '

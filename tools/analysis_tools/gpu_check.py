@@ -313,26 +313,6 @@ def check_ddp(args, rows: List[list], raw: dict) -> None:
 # ----------------------------------------------------------------------
 # FA loss at N = 32768
 # ----------------------------------------------------------------------
-def matmul_rate(dtype: torch.dtype = torch.float32, n: int = 8192) -> float:
-    """FLOP/s of a large square product (TF32 off: what float32 FA gets)."""
-    old = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        a = torch.randn(n, n, device=device(), dtype=dtype)
-        b = torch.randn(n, n, device=device(), dtype=dtype)
-        for _ in range(2):
-            a @ b
-        synchronize()
-        reps = 5
-        start = time.perf_counter()
-        for _ in range(reps):
-            a @ b
-        synchronize()
-        return 2 * n**3 * reps / (time.perf_counter() - start)
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = old
-
-
 def fa_bound_flops(batch: int, n: int, channels: int) -> float:
     """Matrix-product FLOPs of an exact FA loss, forward and backward: the
     N x N products (2 B N^2 C) forward, recomputed plus multiplied by the
@@ -345,7 +325,8 @@ def check_fa(args, rows: List[list], raw: dict) -> None:
     batch, c_seg, c_sr = 2, 19, 3
     h, w = (64, 128) if args.quick else (128, 256)  # 1024x2048 / 8
     n = h * w
-    rate = matmul_rate(n=2048 if args.quick else 8192)
+    from mmseg_dsrl.analysis.measurement import matmul_rate
+    rate = matmul_rate(size=2048 if args.quick else 8192, device=device())
     bound = fa_bound_flops(batch, n, c_seg + c_sr) / rate
     raw['fa'] = dict(n=n, batch=batch, fp32_matmul_flops=rate,
                      bound_s=bound, blocks={})

@@ -1,13 +1,21 @@
 """Latency of several models along several inference paths, side by side.
 
 For every --model and every --paths entry (eager fp32 PyTorch, channels-last,
-bf16 autocast, torch.compile, ONNX Runtime, fp16 on CUDA), builds the runner
+bf16 autocast, torch.compile, ONNX Runtime, OpenVINO, INT8 through either
+runtime, fp16 on CUDA), builds the runner
 of mmseg_dsrl.analysis.inference_backends, checks its logits against eager fp32 on
 the same input (label agreement, max logit difference), then times all of
 them round-robin in one process (--rounds rounds, one call of each per round,
 median), so machine drift hits every entry alike. Prints a Markdown table
 with each path's latency as a speed-up over eager fp32 of the same model and
+as a multiple of its compute bound (the model's inference FLOPs over the
+machine's matrix-product rate measured in the same run: float32 for the
+fp32 / bf16 paths, the runtime's INT8 product for the INT8 paths), and
 writes it (and JSON) to --out.
+
+INT8 paths quantize the exported graph with ranges calibrated on the first
+--calibration-images images of --calibration-dir (sorted names, resized to
+--shape; e.g. CamVid's train folder): deterministic for a given folder.
 
 A model is ``--model NAME CONFIG [CHECKPOINT] [key=value ...]`` (the
 key=value pairs are config overrides, e.g. ``model.test_cfg.exit=sub4``).
@@ -25,24 +33,15 @@ import json
 import os
 import os.path as osp
 import statistics
+import tempfile
 import time
 from functools import partial
 
 import torch
+from mmengine.config import DictAction
 
 from mmseg_dsrl.analysis.cli import positive_int
-
-
-PATHS = {
-    'eager': dict(),
-    'channels-last': dict(channels_last=True),
-    'bf16': dict(precision='bf16'),
-    'bf16-channels-last': dict(precision='bf16', channels_last=True),
-    'compile': dict(compile=True),
-    'compile-channels-last': dict(compile=True, channels_last=True),
-    'onnxruntime': dict(backend='onnxruntime'),
-    'fp16': dict(precision='fp16'),
-}
+from mmseg_dsrl.analysis.inference_backends import NAMED_PATHS as PATHS
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -69,6 +68,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--warmup', type=positive_int, default=3)
     parser.add_argument('--image', default=None,
                         help='an image to run on (default: random pixels)')
+    parser.add_argument(
+        '--calibration-dir',
+        help='images that calibrate the INT8 paths (e.g. CamVid train)')
+    parser.add_argument(
+        '--calibration-images', type=positive_int, default=100,
+        help='how many of them (default 100)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--out', default=None, help='folder for the results')
     args = parser.parse_args(argv)
@@ -78,7 +83,11 @@ def parse_args(argv=None) -> argparse.Namespace:
             parser.error(f'--model takes NAME CONFIG [CKPT] [key=value ...], '
                          f'got {spec}')
         name, config, *rest = spec
-        options = dict(r.split('=', 1) for r in rest if '=' in r)
+        # Values parsed as --cfg-options parses them (numbers, lists, ...).
+        options = {
+            k: DictAction._parse_iterable(v)
+            for k, v in (r.split('=', 1) for r in rest if '=' in r)
+        }
         ckpts = [r for r in rest if '=' not in r]
         if len(ckpts) > 1:
             parser.error(f'--model {name}: one checkpoint at most, got '
@@ -93,6 +102,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.paths = ['eager'] + args.paths
     if args.image is not None and not osp.isfile(args.image):
         parser.error(f'--image {args.image} is not a file')
+    int8 = [p for p in args.paths if PATHS[p].precision == 'int8']
+    if int8 and not args.calibration_dir:
+        parser.error(f'{", ".join(int8)} need --calibration-dir (images '
+                     'that set the INT8 ranges)')
+    if args.calibration_dir and not osp.isdir(args.calibration_dir):
+        parser.error(f'--calibration-dir {args.calibration_dir} is not a '
+                     'folder')
     return args
 
 
@@ -112,34 +128,52 @@ def load_inputs(model, shape, image):
 def main(argv=None) -> None:
     args = parse_args(argv)
     import mmseg_dsrl  # noqa: F401
-    from mmseg_dsrl.analysis.measurement import (
-        build_inference_model,
-        round_robin_times,
-    )
     from mmseg_dsrl.analysis.configs import load_config
     from mmseg_dsrl.analysis.inference_backends import (
-        InferencePath,
         agreement,
         build_runner,
+        int8_matmul_rate,
     )
+    from mmseg_dsrl.analysis.measurement import (
+        build_inference_model,
+        inference_complexity,
+        matmul_rate,
+        round_robin_times,
+    )
+    from mmseg_dsrl.export.quantization import read_calibration_images
     shape = tuple(args.shape)
+    # The rates the bounds divide by, measured now, on this machine.
+    rates = {'fp32': matmul_rate(device=args.device)}
+    for key in args.paths:
+        path = PATHS[key]
+        if path.precision == 'int8' and path.backend not in rates:
+            rates[path.backend] = int8_matmul_rate(path.backend)
     entries = []  # (model name, path name, runner, inputs)
     checks = {}
     for name, config, ckpt, options in args.models:
         cfg = load_config(config, options)
         model = build_inference_model(cfg, ckpt, args.device)
         x = load_inputs(model, shape, args.image).to(args.device)
+        flops = inference_complexity(model, shape)['flops'] * 2  # mul + add
+        calibration = None
+        if args.calibration_dir:
+            calibration = read_calibration_images(
+                args.calibration_dir, args.calibration_images, shape,
+                model.data_preprocessor)
+        work_dir = tempfile.mkdtemp(prefix='dsrl_deploy_')
         reference = None
         for key in args.paths:
-            path = InferencePath(**PATHS[key])
+            path = PATHS[key]
+            rate = rates[path.backend if path.precision == 'int8' else 'fp32']
             start = time.perf_counter()
-            runner = build_runner(model, path, x)
+            runner = build_runner(model, path, x, work_dir, calibration)
             logits = runner(x)  # compiles / initialises
             build_s = time.perf_counter() - start
             if reference is None:
                 reference = logits
             checks[name, key] = dict(agreement(reference, logits),
-                                     build_s=build_s)
+                                     build_s=build_s, flops=flops,
+                                     bound_ms=flops / rate * 1e3)
             entries.append((name, key, runner, x))
             print(f'{name:>16s} {key:>22s}: ready in {build_s:.1f} s, labels '
                   f'agree with eager fp32 on '
@@ -156,21 +190,29 @@ def main(argv=None) -> None:
         eager = statistics.median(times[n, 'eager'])
         rows.append(
             dict(model=n, path=k, latency_ms=median * 1e3,
-                 speedup=eager / median, **checks[n, k]))
+                 speedup=eager / median,
+                 x_bound=median * 1e3 / checks[n, k]['bound_ms'],
+                 **checks[n, k]))
+    rate_text = ', '.join(f'{k} {v / 1e9:.0f}' for k, v in rates.items())
     header = (f'{args.device}, {torch.get_num_threads()} threads, batch 1 at '
               f'{shape[0]}x{shape[1]}, median of {args.rounds} round-robin '
               f'rounds, network graph (mode=\'tensor\'); input: '
-              f'{args.image or "random pixels"}')
+              f'{args.image or "random pixels"}; matrix-product rates '
+              f'measured in this run (GFLOP/s): {rate_text}'
+              + (f'; INT8 calibrated on the first {args.calibration_images} '
+                 f'images of {args.calibration_dir}'
+                 if args.calibration_dir else ''))
     lines = [
         header, '',
-        '| model | path | latency (ms) | speed-up vs. eager fp32 | labels '
-        'agree (%) | max abs logit diff |', '|---|---|---|---|---|---|'
+        '| model | path | latency (ms) | speed-up vs. eager fp32 | x compute '
+        'bound | labels agree (%) | max abs logit diff |',
+        '|---|---|---|---|---|---|---|'
     ]
     for r in rows:
         lines.append(
             f'| {r["model"]} | {r["path"]} | {r["latency_ms"]:.1f} | '
-            f'{r["speedup"]:.2f}x | {r["label_agreement"]:.2f} | '
-            f'{r["max_abs_diff"]:.1e} |')
+            f'{r["speedup"]:.2f}x | {r["x_bound"]:.1f}x | '
+            f'{r["label_agreement"]:.2f} | {r["max_abs_diff"]:.1e} |')
     print('\n'.join(lines))
     if args.out:
         os.makedirs(args.out, exist_ok=True)
