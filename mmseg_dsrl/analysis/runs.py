@@ -187,6 +187,7 @@ def train_or_reuse(run_dir: str,
             'away or pick another work dir')
     print(f'== {run_dir}: training {osp.basename(config)}, seed {seed}',
           flush=True)
+    where = provenance()  # the code the run starts with
     out = train_and_evaluate(config, run_dir, data_root, iters, seed,
                              cfg_options, val_interval=val_interval)
     metrics = dict(
@@ -196,7 +197,7 @@ def train_or_reuse(run_dir: str,
         train_s=out['train_s'],
         s_per_iter=out['s_per_iter'],
         checkpoint=osp.basename(out['checkpoint']),
-        provenance=provenance(),
+        provenance=where,
         **out['metrics'])
     with open(osp.join(run_dir, 'metrics.json'), 'w') as f:
         json.dump(metrics, f, indent=2)

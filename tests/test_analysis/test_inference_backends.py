@@ -106,6 +106,26 @@ def test_openvino_runner_matches_eager(model_and_input, tmp_path):
     torch.testing.assert_close(run(x), eager(model, x), atol=1e-4, rtol=0)
 
 
+def test_openvino_refuses_the_anti_aliased_resize(tmp_path):
+    """OpenVINO computes ONNX Resize(antialias=1) unlike PyTorch; a graph
+    with it (the LR input of DSRL / LR baselines) is refused with the
+    reason instead of giving other logits. ONNX Runtime runs it exactly."""
+    pytest.importorskip('openvino')
+    from mmseg_dsrl.models.functional import downsample_image
+
+    class LRInput(nn.Module):
+
+        def forward(self, x, mode='tensor'):
+            return downsample_image(x, 0.5)
+
+    x = torch.randn(1, 3, 36, 48)
+    with pytest.raises(ValueError, match='anti-aliased Resize'):
+        build_runner(LRInput(), InferencePath('openvino'), x, str(tmp_path))
+    out = build_runner(LRInput(), InferencePath('onnxruntime'), x,
+                       str(tmp_path))(x)
+    torch.testing.assert_close(out, LRInput()(x), atol=1e-5, rtol=0)
+
+
 def test_openvino_bf16_needs_the_instructions(model_and_input, tmp_path):
     ov = pytest.importorskip('openvino')
     model, x = model_and_input

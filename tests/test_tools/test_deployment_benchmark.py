@@ -49,3 +49,23 @@ def test_paths_are_checked_and_bounded(demo_data_root, tmp_path):
         assert r['x_bound'] == pytest.approx(r['latency_ms'] / r['bound_ms'])
         assert r['flops'] == rows['eager']['flops'] > 0
     assert 'x compute bound' in (out / 'deployment.md').read_text()
+
+
+@pytest.mark.integration
+def test_paths_a_graph_cannot_take_are_skipped_with_the_reason(tmp_path):
+    """OpenVINO refuses the LR baseline's anti-aliased input resize; the
+    table says so and the other paths are still measured."""
+    pytest.importorskip('openvino')
+    lr = osp.join(REPO, 'configs/dsrl/'
+                  'lr-input_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-'
+                  '128x256.py')
+    out = tmp_path / 'out'
+    assert run_script(TOOL, [
+        '--model', 'lr', lr, '--paths', 'onnxruntime', 'openvino',
+        '--shape', '64', '128', '--rounds', '1', '--warmup', '1', '--out',
+        out
+    ]) == 0
+    result = json.loads((out / 'deployment.json').read_text())
+    assert [r['path'] for r in result['rows']] == ['eager', 'onnxruntime']
+    assert result['skipped'][0]['path'] == 'openvino'
+    assert 'anti-aliased Resize' in result['skipped'][0]['reason']

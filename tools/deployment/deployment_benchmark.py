@@ -150,6 +150,7 @@ def main(argv=None) -> None:
             rates[path.backend] = int8_matmul_rate(path.backend)
     entries = []  # (model name, path name, runner, inputs)
     checks = {}
+    skipped = {}  # (model name, path name) -> why
     for name, config, ckpt, options in args.models:
         cfg = load_config(config, options)
         model = build_inference_model(cfg, ckpt, args.device)
@@ -166,7 +167,12 @@ def main(argv=None) -> None:
             path = PATHS[key]
             rate = rates[path.backend if path.precision == 'int8' else 'fp32']
             start = time.perf_counter()
-            runner = build_runner(model, path, x, work_dir, calibration)
+            try:
+                runner = build_runner(model, path, x, work_dir, calibration)
+            except ValueError as e:  # a path this graph cannot take
+                print(f'{name:>16s} {key:>22s}: skipped: {e}', flush=True)
+                skipped[name, key] = str(e)
+                continue
             logits = runner(x)  # compiles / initialises
             build_s = time.perf_counter() - start
             if reference is None:
@@ -213,13 +219,24 @@ def main(argv=None) -> None:
             f'| {r["model"]} | {r["path"]} | {r["latency_ms"]:.1f} | '
             f'{r["speedup"]:.2f}x | {r["x_bound"]:.1f}x | '
             f'{r["label_agreement"]:.2f} | {r["max_abs_diff"]:.1e} |')
+    for (n, k), why in skipped.items():
+        lines.append(f'| {n} | {k} | not run: {why} | | | | |')
     print('\n'.join(lines))
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         with open(osp.join(args.out, 'deployment.md'), 'w') as f:
             f.write('\n'.join(lines) + '\n')
         with open(osp.join(args.out, 'deployment.json'), 'w') as f:
-            json.dump(dict(header=header, rows=rows), f, indent=2)
+            json.dump(
+                dict(
+                    header=header,
+                    rows=rows,
+                    skipped=[
+                        dict(model=n, path=k, reason=why)
+                        for (n, k), why in skipped.items()
+                    ]),
+                f,
+                indent=2)
 
 
 if __name__ == '__main__':

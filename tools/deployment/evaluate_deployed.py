@@ -96,9 +96,15 @@ def main(argv=None) -> int:
             tuple(example.shape[2:]), model.data_preprocessor)
     work_dir = tempfile.mkdtemp(prefix='dsrl_evaluate_')
     results = {}
+    skipped = {}
     for key in args.paths:
-        run = build_runner(model, NAMED_PATHS[key], example, work_dir,
-                           calibration)
+        try:
+            run = build_runner(model, NAMED_PATHS[key], example, work_dir,
+                               calibration)
+        except ValueError as e:  # a path this graph cannot take
+            print(f'{key:>18s}: skipped: {e}', flush=True)
+            skipped[key] = str(e)
+            continue
         metrics = evaluate_runner(cfg, model, run, args.max_images)
         results[key] = {k: float(v) for k, v in metrics.items()}
         print(f'{key:>18s}: mIoU {results[key]["mIoU"]:.2f}', flush=True)
@@ -109,13 +115,16 @@ def main(argv=None) -> int:
     for key, metrics in results.items():
         print(f'| {key} | {metrics["mIoU"]:.2f} | '
               f'{metrics["mIoU"] - eager:+.2f} |')
+    for key, why in skipped.items():
+        print(f'| {key} | not run: {why} | |')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(
                 dict(config=args.config, checkpoint=args.checkpoint,
                      calibration_dir=args.calibration_dir,
                      calibration_images=args.calibration_images,
-                     max_images=args.max_images, results=results),
+                     max_images=args.max_images, results=results,
+                     skipped=skipped),
                 f, indent=2)
     return 0
 
