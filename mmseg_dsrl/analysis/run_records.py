@@ -41,24 +41,30 @@ REQUIRED = ('key', 'name', 'config', 'seed', 'iters', 'split', 'mIoU',
 
 
 def validation_curve(run_dir: str) -> List[List[float]]:
-    """``[iteration, mIoU]`` of every validation logged in mmengine's
-    ``vis_data/scalars.json`` files of ``run_dir`` (newest run first wins
-    for repeated iterations)."""
+    """``[iteration, mIoU]`` of every validation in the run's own mmengine
+    text logs (``run_dir/<timestamp>/<timestamp>.log``), each at the last
+    training iteration logged before it.
+
+    Not from ``vis_data/scalars.json``: when several Runners train in one
+    process (a recipe), mmengine 0.10.7 writes the later runs' scalars into
+    the first run's file.
+    """
     import glob
+    train_re = re.compile(r'Iter\(train\)\s*\[\s*(\d+)/\d+\]')
+    val_re = re.compile(r'Iter\(val\)\s*\[\s*(\d+)/(\d+)\].*?\bmIoU:\s*'
+                        r'(-?[\d.]+)')
     points: Dict[int, float] = {}
-    for path in sorted(glob.glob(osp.join(run_dir, '*', 'vis_data',
-                                          'scalars.json'))):
+    for log in sorted(glob.glob(osp.join(run_dir, '*', '*.log'))):
         last_iter = 0
-        with open(path) as f:
+        with open(log) as f:
             for line in f:
-                entry = json.loads(line)
-                if 'iter' in entry and 'mIoU' not in entry:
-                    last_iter = int(entry['iter'])
-                if 'mIoU' in entry:
-                    # mmengine logs validation with the step of the last
-                    # training iteration.
-                    step = int(entry.get('step', last_iter))
-                    points[step] = float(entry['mIoU'])
+                train = train_re.search(line)
+                if train:
+                    last_iter = int(train.group(1))
+                    continue
+                val = val_re.search(line)
+                if val and val.group(1) == val.group(2):
+                    points[last_iter] = float(val.group(3))
     return [[it, points[it]] for it in sorted(points)]
 
 

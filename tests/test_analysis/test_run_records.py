@@ -109,12 +109,14 @@ def test_records_of_a_finished_run_dir(tmp_path):
     (run / '20261130_000000' / 'vis_data').mkdir(parents=True)
     (run / '20261130_000000' / '20261130_000000.log').write_text(
         'Iter(train) [ 2/4]  lr: 1e-2  loss: 1.0  decode.loss_ce: 0.8\n'
-        'Iter(train) [ 4/4]  lr: 1e-2  loss: 0.6  decode.loss_ce: 0.4\n')
+        'Iter(val) [1/2]    eta: 0:00:01\n'
+        'Iter(val) [2/2]    aAcc: 50.0  mIoU: 30.0000  mAcc: 40.0\n'
+        'Iter(train) [ 4/4]  lr: 1e-2  loss: 0.6  decode.loss_ce: 0.4\n'
+        'Iter(val) [2/2]    aAcc: 55.0  mIoU: 35.5000  mAcc: 45.0\n')
+    # What mmengine leaves when runs share a process: another run's scalars
+    # in this run's file; the curve comes from the run's own text log.
     (run / '20261130_000000' / 'vis_data' / 'scalars.json').write_text(
-        '{"loss": 1.0, "iter": 2, "step": 2}\n'
-        '{"mIoU": 30.0, "step": 2}\n'
-        '{"loss": 0.6, "iter": 4, "step": 4}\n'
-        '{"mIoU": 35.5, "step": 4}\n')
+        '{"mIoU": 99.0, "step": 2}\n')
     metrics = {'seed': 0, 'iters': 4, 'mIoU': 35.5, 'IoU.pole': 1.5,
                'boundary3/mIoU': 20.0, 'train_s': 8.0, 's_per_iter': 2.0,
                'provenance': {'cpu': 'y'}}
