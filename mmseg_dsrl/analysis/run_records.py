@@ -68,6 +68,14 @@ def validation_curve(run_dir: str) -> List[List[float]]:
     return [[it, points[it]] for it in sorted(points)]
 
 
+def _configured_iterations(run_dir: str, config: str) -> int:
+    """The schedule a run used when its recipe gave no ``--iters``: the
+    ``max_iters`` of the config the runner dumped into ``run_dir``."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(run_dir, osp.basename(config)))
+    return int(cfg.train_cfg.max_iters)
+
+
 def record_from_run(run_dir: str, key: str, name: str, config: str,
                     cfg_options: Optional[dict], metrics: dict,
                     input_size: str, split: str = 'val',
@@ -83,7 +91,7 @@ def record_from_run(run_dir: str, key: str, name: str, config: str,
         cfg_options=cfg_options,
         input=input_size,
         seed=metrics['seed'],
-        iters=metrics['iters'],
+        iters=metrics['iters'] or _configured_iterations(run_dir, config),
         split=split,
         mIoU=metrics['mIoU'],
         per_class_iou=per_class,

@@ -126,7 +126,25 @@ def test_records_of_a_finished_run_dir(tmp_path):
     assert r['per_class_iou'] == {'IoU.pole': 1.5}
     assert r['final_losses'] == {'loss': 0.6, 'decode.loss_ce': 0.4}
     assert r['provenance'] == {'cpu': 'y'}
+    # A recipe run without --iters trains the config's schedule: the record
+    # says which (the max_iters of the config the runner dumped).
+    (run / 'c.py').write_text('train_cfg = dict(max_iters=1000)\n')
+    r = rr.record_from_run(str(run), 'lr', 'LR', 'configs/c.py', None,
+                           dict(metrics, iters=None), '180x240')
+    assert r['iters'] == 1000
     shutil.rmtree(run)
+
+
+def test_teacher_rows_need_the_finished_teacher_run(tmp_path, capsys):
+    """The HR-teacher row is taught by the full-resolution run of the same
+    seed; without it the recipe stops before training, naming the folder."""
+    with pytest.raises(FileNotFoundError,
+                       match=r"finished 'full' run of that seed, expected "
+                       r'in .*full_seed3 \(no metrics.json\)'):
+        run_script(RECIPE, [
+            '--data-root', str(tmp_path), '--work-dir',
+            str(tmp_path / 'w'), '--models', 'dsrl-teacher', '--seeds', '3'
+        ])
 
 
 def test_metafile_results_equal_their_records():

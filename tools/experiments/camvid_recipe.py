@@ -54,7 +54,15 @@ MODELS = {
     'dsrl-icnet': ('DSRL-ICNet as shipped, 180x240 input -> 360x480',
                    'configs/camvid/dsrl_icnet-cascade_r18-d8-w0.5_1xb4-1000i_'
                    'camvid-180x240.py', (180, 240)),
+    # Its teacher is the 'full' run of the same seed and split (in
+    # --teacher-work-dir, by default --work-dir).
+    'dsrl-teacher': ('DSRL as shipped + HR teacher (the full-resolution run '
+                     'of the same seed: pixel KL + pair-wise affinity)',
+                     'configs/camvid/dsrl-teacher_bisenetv1_r18-d32-w0.5_'
+                     '1xb4-1000i_camvid-180x240.py', (180, 240)),
 }
+#: Rows trained with an HR teacher, and the row whose run teaches them.
+TEACHERS = {'dsrl-teacher': 'full'}
 # Ablations of the DSRL rows (same config, one part changed with
 # --cfg-options-style overrides). The shipped DSRL row is the paper setting
 # with FA's gradient into the SR side only (it was 'fa-to-sr' while measured);
@@ -152,6 +160,11 @@ def parse_args() -> argparse.Namespace:
         help='val: train on train, evaluate on val (reported runs); dev: '
         'train on train without sequence 0001TP, evaluate on it (choosing '
         'defaults)')
+    parser.add_argument(
+        '--teacher-work-dir',
+        help='where the finished full-resolution runs that teach the '
+        "teacher rows are (default: --work-dir; 'full' before them in "
+        '--models trains them there first)')
     parser.add_argument('--latency-runs', type=positive_int, default=10)
     parser.add_argument(
         '--no-train',
@@ -214,6 +227,32 @@ def from_records(args) -> int:
     print(f'{args.page}: generated tables rewritten from {len(records)} '
           'records')
     return 0
+
+
+def teacher_options(key: str, seed: int, args, work_dir: str) -> dict:
+    """The cfg_options that point ``key``'s HR teacher at the finished run
+    of the same seed and split (empty for rows without a teacher).
+
+    Raises:
+        FileNotFoundError: the teacher run has not finished.
+    """
+    if key not in TEACHERS:
+        return {}
+    teacher_dir = run_folder(args.teacher_work_dir or work_dir,
+                             TEACHERS[key], seed, args.split)
+    path = osp.join(teacher_dir, 'metrics.json')
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{key} seed {seed} is taught by the finished {TEACHERS[key]!r} '
+            f'run of that seed, expected in {teacher_dir} (no metrics.json): '
+            f'train it first (--models {TEACHERS[key]} {key}) or give '
+            '--teacher-work-dir')
+    with open(path) as f:
+        checkpoint = json.load(f)['checkpoint']
+    return {
+        'model.hr_teacher.checkpoint':
+        osp.abspath(osp.join(teacher_dir, checkpoint))
+    }
 
 
 def with_detailed_metrics(run_dir: str, metrics: dict, config: str,
@@ -302,14 +341,21 @@ def main() -> int:
             seeds = [s for s in seeds if s not in missing]
             if not seeds:
                 continue
+        seed_options = {}
         for seed in seeds:
             run_dir = run_folder(work_dir, key, seed, args.split)
+            seed_options[seed] = {
+                **run_options,
+                **teacher_options(key, seed, args, work_dir)
+            }
             metrics, model = train_or_reuse(run_dir, osp.join(REPO, config),
                                             args.data_root, args.iters, seed,
-                                            run_options, args.val_interval)
+                                            seed_options[seed],
+                                            args.val_interval)
             metrics = with_detailed_metrics(run_dir, metrics,
                                             osp.join(REPO, config),
-                                            run_options, args.data_root)
+                                            seed_options[seed],
+                                            args.data_root)
             mious.append(metrics['mIoU'])
             times.append(metrics['train_s'])
             details.append({k: metrics.get(k) for k in DETAIL_KEYS})
@@ -330,9 +376,13 @@ def main() -> int:
                 run_dir = run_folder(work_dir, key, seed, args.split)
                 with open(osp.join(run_dir, 'metrics.json')) as f:
                     run_metrics = json.load(f)
+                options = {
+                    **(cfg_options or {}),
+                    **teacher_options(key, seed, args, work_dir)
+                } or None
                 write_record(
                     record_from_run(
-                        run_dir, key, name, config, cfg_options, run_metrics,
+                        run_dir, key, name, config, options, run_metrics,
                         f'{shape[0]}x{shape[1]}', split=args.split,
                         gflops=flops / 1e9,
                         latency_ms=lat['median'] * 1e3), args.records)

@@ -1,5 +1,5 @@
 """SSSR head of DSRL: any mmseg decode head + learned upsampling to HR."""
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, NamedTuple, Optional, Tuple
 
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
@@ -29,6 +29,23 @@ from ..utils.host_adapters import (
 )
 
 _VARIANTS = ('logits', 'features')
+
+
+class SSSRTrainingFeatures(NamedTuple):
+    """What the DSRL segmentor's extra losses read from an SSSR training
+    step, besides the wrapped head's own loss terms.
+
+    Attributes:
+        fa_features (Tensor | None): The FA transform's output (None when
+            the head has no FA transform).
+        hr_scores (Tensor | None): The class-score map the wrapped head
+            predicts with, as its loss receives it (after SSSR's learned
+            upsampling; mmseg's losses resize it to the label bilinearly),
+            before any softmax: what an HR teacher distils into (None unless
+            the head was built ``with_hr_scores``).
+    """
+    fa_features: Optional[Tensor]
+    hr_scores: Optional[Tensor]
 
 
 @MODELS.register_module()
@@ -65,10 +82,11 @@ class SSSRHead(BaseModule):
     supervises its outputs exactly as it does without DSRL). Cascade stages
     (OCRHead) get their ``prev_output`` passed through.
 
-    For DSRL's Feature Affinity loss, :meth:`loss_and_fa_features` also
+    For DSRL's Feature Affinity loss, :meth:`loss_and_features` also
     returns the HR map before the prediction (the HR scores for 'logits')
-    passed through a 1x1 conv + BN + ReLU feature transform. The transform
-    runs in training only.
+    passed through a 1x1 conv + BN + ReLU feature transform (the transform
+    runs in training only), and the HR class scores the head predicts with
+    (for an HR teacher, :class:`~mmseg_dsrl.models.distillation.HRTeacher`).
 
     Heads that keep mmseg's ``forward`` -> ``loss_by_feat`` /
     ``predict_by_feat`` split get SSSR's HR outputs through that split; for
@@ -90,6 +108,9 @@ class SSSRHead(BaseModule):
             ``with_fa_transform``.
         with_fa_transform (bool): Build the FA feature transform. The DSRL
             segmentor sets this when it has an FA loss.
+        with_hr_scores (bool): Return the HR class scores the head predicts
+            with from :meth:`loss_and_features`. The DSRL segmentor sets
+            this when it has an HR teacher.
         deconv_init (str): 'bilinear' (default): the deconvolutions start
             as linear upsampling, so SSSR starts where the bilinear LR
             baseline is; 'default': PyTorch's random init.
@@ -109,6 +130,7 @@ class SSSRHead(BaseModule):
                  act_cfg: OptConfigType = None,
                  fa_transform_channels: Optional[int] = None,
                  with_fa_transform: bool = False,
+                 with_hr_scores: bool = False,
                  deconv_init: str = 'bilinear',
                  inference_output_index: Optional[int] = None,
                  init_cfg: OptMultiConfig = None) -> None:
@@ -137,7 +159,8 @@ class SSSRHead(BaseModule):
             linear_last=variant == 'logits',
             init=deconv_init)
         self.inference_output_index = inference_output_index
-        self._fa_features: Optional[Tensor] = None
+        self.with_hr_scores = with_hr_scores
+        self._training_features: Optional[SSSRTrainingFeatures] = None
         self.fa_transform: Optional[nn.Module] = None
         if with_fa_transform:
             self.fa_transform = ConvModule(
@@ -256,10 +279,10 @@ class SSSRHead(BaseModule):
 
         return resize
 
-    def loss_and_fa_features(self, inputs: List[Tensor],
-                             *args) -> Tuple[dict, Optional[Tensor]]:
+    def loss_and_features(self, inputs: List[Tensor], *args
+                          ) -> Tuple[dict, SSSRTrainingFeatures]:
         """The wrapped head's losses on its outputs at the HR label size,
-        and the transformed HR features for the FA loss.
+        and what DSRL's other losses read from the same step.
 
         Args:
             inputs (list[Tensor]): Backbone/neck outputs.
@@ -269,26 +292,30 @@ class SSSRHead(BaseModule):
                 cascade stage.
 
         Returns:
-            tuple[dict[str, Tensor], Tensor | None]: The wrapped head's loss
-            terms, and the FA features (None without the FA transform).
+            tuple[dict[str, Tensor], SSSRTrainingFeatures]: The wrapped
+            head's loss terms, and the FA features (None without the FA
+            transform) with the HR class scores.
         """
         with_fa = self.fa_transform is not None
         batch_data_samples = args[-2]
         resize = self._to_label_size(batch_data_samples)
 
-        def hr_outputs(inputs: List[Tensor], *head_args) -> Tuple[Any, Any]:
+        def hr_outputs(inputs: List[Tensor], *head_args
+                       ) -> Tuple[Any, SSSRTrainingFeatures]:
             outputs, fa_source = self._hr_outputs(
                 inputs, *head_args, with_fa_source=with_fa)
             fa_feats = self.fa_transform(fa_source) if with_fa else None
             if resize is not None:
                 outputs = map_score_maps(outputs, resize, self.out_channels)
-            return outputs, fa_feats
+            return outputs, SSSRTrainingFeatures(
+                fa_feats,
+                self._main_score_map(outputs) if self.with_hr_scores
+                else None)
 
         if keeps_default_loss(self.head) and len(args) == 2:
-            outputs, fa_feats = hr_outputs(inputs)
-            return self.head.loss_by_feat(outputs, batch_data_samples), \
-                fa_feats
-        kept: List[Optional[Tensor]] = [None]
+            outputs, feats = hr_outputs(inputs)
+            return self.head.loss_by_feat(outputs, batch_data_samples), feats
+        kept: List[Optional[SSSRTrainingFeatures]] = [None]
 
         def forward(inputs: List[Tensor], *head_args) -> Any:
             outputs, kept[0] = hr_outputs(inputs, *head_args)
@@ -300,21 +327,21 @@ class SSSRHead(BaseModule):
 
     def loss(self, inputs: List[Tensor], *args) -> dict:
         """The wrapped head's losses on its HR outputs (the call a host
-        segmentor makes; a cascade's ``_decode_head_forward_train``). The
-        FA features of the call are kept for :meth:`pop_fa_features`;
-        callers that can should use :meth:`loss_and_fa_features`."""
-        losses, self._fa_features = self.loss_and_fa_features(inputs, *args)
+        segmentor makes; a cascade's ``_decode_head_forward_train``). What
+        the step computed for the other losses is kept for
+        :meth:`pop_training_features`; callers that can should use
+        :meth:`loss_and_features`."""
+        losses, self._training_features = self.loss_and_features(
+            inputs, *args)
         return losses
 
-    def pop_fa_features(self) -> Tensor:
-        """The transformed HR features of the last :meth:`loss` call (for
-        the FA loss), released so the module holds no graph."""
-        if self.fa_transform is None:
-            raise ValueError('this SSSRHead was built without the FA '
-                             'transform (with_fa_transform=False)')
-        feats, self._fa_features = self._fa_features, None
+    def pop_training_features(self) -> SSSRTrainingFeatures:
+        """The FA features and HR scores of the last :meth:`loss` call,
+        released so the module holds no graph."""
+        feats, self._training_features = self._training_features, None
         if feats is None:
-            raise RuntimeError('no FA features: call loss() first')
+            raise RuntimeError('no SSSR training features: call loss() '
+                               'first')
         return feats
 
     def training_graph_outputs(self, inputs: List[Tensor],

@@ -16,6 +16,7 @@ from ...utils.typing_utils import (
     SampleList,
 )
 from ..decode_heads.sssr_head import no_score_map_message
+from ..distillation import HRTeacher
 from ..functional import scaled_size
 from ..functional.head_outputs import feature_maps, score_maps
 from ..utils.feature_geometry import (
@@ -62,6 +63,7 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
                    -> auxiliary heads (as in the base)  (aux*.loss_*)
                    -> SISRHead: MSE vs HR image         (sisr.loss_sr)
                    -> FA(transform(SSSR feats), SISR image) (fa.loss_fa)
+                   [-> HR teacher(HR image) vs SSSR scores (kd.loss_*)]
         predict(): extract_feat(LR image) -> SSSRHead -> resize to image
                    (the SISR head and the FA transform do not run, unless
                    ``test_cfg.output_sisr=True`` asks for the reconstruction
@@ -93,6 +95,12 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
             disables SISR (and FA).
         fa_loss (dict, optional): Config of the :class:`FeatureAffinityLoss`.
             None disables FA.
+        hr_teacher (dict, optional): Resolution distillation from a frozen
+            model trained at full resolution: ``config``, ``checkpoint``
+            and ``pixel_loss`` and/or ``pair_loss`` (see
+            :class:`~mmseg_dsrl.models.distillation.HRTeacher`). Training
+            only; the teacher is in neither the inference graph nor the
+            checkpoints. None (default): no teacher.
         input_scale (float): Backbone input scale in (0, 1]. Default 0.5.
         sssr_stage (int, optional): For cascades, the index of the decode
             head SSSR wraps. Default: the last one that predicts a dense map
@@ -110,6 +118,7 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
                  sssr_head: OptConfigType = None,
                  sisr_head: OptConfigType = None,
                  fa_loss: OptConfigType = None,
+                 hr_teacher: OptConfigType = None,
                  input_scale: float = 0.5,
                  sssr_stage: Optional[int] = None,
                  probe_size: Optional[Sequence[int]] = None,
@@ -125,6 +134,7 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
             raise ValueError('sssr_head must not contain `head`: the '
                              'segmentor wraps its own decode_head')
         sssr_cfg['with_fa_transform'] = fa_loss is not None
+        sssr_cfg['with_hr_scores'] = hr_teacher is not None
         self._sssr_stage = _sssr_stage_index(decode_head, sssr_stage)
         if self._sssr_stage is None:
             sssr_cfg['head'] = decode_head
@@ -143,7 +153,8 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
         self.probe_size = self._hr_training_size(probe_size)
         _check_predicts_from_features(self.sssr.head)
         feats, head_outputs = self._probe_structure()
-        self._check_sssr_outputs(head_outputs, fa_loss is not None)
+        self._check_sssr_outputs(
+            head_outputs, fa_loss is not None or hr_teacher is not None)
         if sisr_head is not None:
             self.sisr_head = MODELS.build(
                 self._complete_sisr_cfg(sisr_head, feats))
@@ -156,6 +167,28 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
                 # under DDP a trainable parameter that never gets a gradient
                 # stops the reduction; the optimizer skipped it anyway.
                 self.sssr.fa_transform.requires_grad_(False)
+        self.hr_teacher = self._build_hr_teacher(hr_teacher)
+
+    def _build_hr_teacher(self, cfg: OptConfigType) -> Optional[HRTeacher]:
+        """The :class:`HRTeacher` of ``cfg`` (a plain object, not a
+        submodule), checked against this model's classes and
+        normalisation."""
+        if cfg is None:
+            return None
+        cfg = dict(cfg)
+        known = ('config', 'checkpoint', 'pixel_loss', 'pair_loss')
+        unknown = sorted(set(cfg) - set(known))
+        missing = [k for k in known[:2] if k not in cfg]
+        if unknown or missing:
+            raise ValueError(
+                f'hr_teacher takes {", ".join(known)} (config and checkpoint '
+                f'required); unknown: {unknown}, missing: {missing}')
+        pre = self.data_preprocessor
+        return HRTeacher(
+            num_classes=self.sssr.out_channels,
+            mean=getattr(pre, 'mean', None),
+            std=getattr(pre, 'std', None),
+            **cfg)
 
     @property
     def sssr(self) -> nn.Module:
@@ -252,7 +285,7 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
 
     def _check_sssr_outputs(self, outputs: Any, with_fa: bool) -> None:
         """The wrapped head must return class scores; with several maps and
-        FA, find the one it predicts with."""
+        FA or a teacher (``with_fa``), find the one it predicts with."""
         sssr = self.sssr
         maps = score_maps(outputs, sssr.out_channels)
         if not maps:
@@ -339,15 +372,16 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
         """
         x = self.extract_feat(inputs)
         if self._sssr_stage is None:
-            decode_losses, sssr_feats = self.sssr.loss_and_fa_features(
+            decode_losses, sssr_out = self.sssr.loss_and_features(
                 x, data_samples, self.train_cfg)
             losses = add_prefix(decode_losses, 'decode')
         else:
             # A cascade's stages, trained by the host segmentor (it calls
-            # each stage's ``loss``; the SSSR stage keeps its FA features).
+            # each stage's ``loss``; the SSSR stage keeps what FA and the
+            # teacher read).
             losses = self._decode_head_forward_train(x, data_samples)
-            sssr_feats = self.sssr.pop_fa_features() \
-                if self.fa_loss is not None else None
+            sssr_out = self.sssr.pop_training_features()
+        sssr_feats = sssr_out.fa_features
         if self.with_auxiliary_head:
             losses.update(self._auxiliary_head_forward_train(x, data_samples))
         if self.sisr_head is not None:
@@ -361,6 +395,11 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
                     sr_feats,
                     seg_align_corners=self.align_corners)
                 losses[f'fa.{self.fa_loss.loss_name}'] = fa
+        if self.hr_teacher is not None:
+            losses.update(
+                add_prefix(
+                    self.hr_teacher.losses(sssr_out.hr_scores, inputs,
+                                           self.align_corners), 'kd'))
         return losses
 
     # ------------------------------------------------------------------

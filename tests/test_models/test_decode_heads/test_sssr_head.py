@@ -44,7 +44,7 @@ def test_delegates_segmentor_facing_attributes():
 
 
 @pytest.mark.parametrize('variant', ['logits', 'features'])
-def test_loss_and_fa_features_give_every_parameter_a_gradient(variant):
+def test_loss_and_features_give_every_parameter_a_gradient(variant):
     head = MODELS.build(
         dict(
             type='SSSRHead',
@@ -53,12 +53,39 @@ def test_loss_and_fa_features_give_every_parameter_a_gradient(variant):
             with_fa_transform=True,
             fa_transform_channels=8))
     _, samples = seg_batch(h=32, w=48)
-    losses, fa = head.loss_and_fa_features(_feats(8, 12), samples, {})
+    losses, (fa, hr_scores) = head.loss_and_features(_feats(8, 12), samples,
+                                                     {})
     assert fa.shape == (2, 8, 32, 48)
+    assert hr_scores is None  # not asked for
     assert set(losses) == {'loss_ce', 'acc_seg'}
     (losses['loss_ce'] + fa.mean()).backward()
     for name, p in head.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+def test_hr_scores_are_the_map_the_wrapped_heads_loss_supervises():
+    """``with_hr_scores``: the HR class scores handed to an HR teacher's
+    losses are the very tensor the head's cross-entropy reads."""
+    head = MODELS.build(
+        dict(type='SSSRHead', head=tiny_head(), with_hr_scores=True))
+    _, samples = seg_batch(h=32, w=48)
+    seen = []
+    original = head.head.loss_by_feat
+
+    def loss_by_feat(seg_logits, *args):
+        seen.append(seg_logits)
+        return original(seg_logits, *args)
+
+    head.head.loss_by_feat = loss_by_feat
+    _, (fa, hr_scores) = head.loss_and_features(_feats(8, 12), samples, {})
+    assert fa is None
+    assert hr_scores is seen[0]
+    assert hr_scores.shape == (2, NUM_CLASSES, 32, 48)
+    # The host-segmentor path keeps them until popped, then lets go.
+    head.loss(_feats(8, 12), samples, {})
+    assert head.pop_training_features().hr_scores.shape == hr_scores.shape
+    with pytest.raises(RuntimeError, match='call loss'):
+        head.pop_training_features()
 
 
 def test_predict_resizes_to_image_shape():

@@ -148,7 +148,7 @@ def test_loss_by_feat_path_equals_the_forward_replacing_fallback(
             return original(*args)
 
         head.head.loss_by_feat = loss_by_feat
-        losses, fa = head.loss_and_fa_features(x, samples, {})
+        losses, (fa, _) = head.loss_and_features(x, samples, {})
         (losses['loss_ce'] + fa.mean()).backward()
         grads = {n: p.grad.clone() for n, p in head.named_parameters()}
         return losses, fa, grads, seen

@@ -1,0 +1,3 @@
+from .hr_teacher import HRTeacher
+
+__all__ = ['HRTeacher']
