@@ -101,26 +101,33 @@ def count_quantized_ops(onnx_path: str) -> int:
     return sum(node.op_type == 'QuantizeLinear' for node in graph.node)
 
 
+def read_image(path: str, shape: Sequence[int], preprocess) -> torch.Tensor:
+    """One image file resized to ``shape`` (H, W, bilinear) and passed
+    through ``preprocess`` (the model's data preprocessor:
+    ``dict(inputs=[uint8 CHW], data_samples=None) -> dict``): the (3, H, W)
+    tensor the model reads."""
+    import cv2
+    bgr = cv2.imread(path)
+    if bgr is None:
+        raise ValueError(f'{path}: not a readable image')
+    bgr = cv2.resize(bgr, (shape[1], shape[0]),
+                     interpolation=cv2.INTER_LINEAR)
+    pixels = torch.from_numpy(bgr).permute(2, 0, 1).contiguous()
+    return preprocess(dict(inputs=[pixels], data_samples=None),
+                      False)['inputs'][0]
+
+
 def read_calibration_images(folder: str, count: int, shape: Sequence[int],
                             preprocess) -> list:
-    """The first ``count`` images of ``folder`` (sorted names), resized to
-    ``shape`` (H, W) and passed through ``preprocess`` (the model's data
-    preprocessor: ``dict(inputs=[uint8 CHW], data_samples=None) -> dict``).
-    """
-    import cv2
+    """The first ``count`` images of ``folder`` (sorted names), each read
+    by :func:`read_image`."""
     names = sorted(
         n for n in os.listdir(folder)
         if n.lower().endswith(('.png', '.jpg', '.jpeg', '.bmp')))
     if len(names) < count:
         raise ValueError(f'{folder} holds {len(names)} images, '
                          f'{count} asked for calibration')
-    images = []
-    for name in names[:count]:
-        bgr = cv2.imread(osp.join(folder, name))
-        bgr = cv2.resize(bgr, (shape[1], shape[0]),
-                         interpolation=cv2.INTER_LINEAR)
-        pixels = torch.from_numpy(bgr).permute(2, 0, 1).contiguous()
-        images.append(
-            preprocess(dict(inputs=[pixels], data_samples=None),
-                       False)['inputs'][0])
-    return images
+    return [
+        read_image(osp.join(folder, name), shape, preprocess)
+        for name in names[:count]
+    ]

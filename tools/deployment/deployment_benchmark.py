@@ -118,11 +118,8 @@ def load_inputs(model, shape, image):
     if image is None:
         torch.manual_seed(0)
         return random_inputs(model, shape)
-    import cv2
-    bgr = cv2.resize(cv2.imread(image), (shape[1], shape[0]))
-    pixels = torch.from_numpy(bgr).permute(2, 0, 1).contiguous()
-    return model.data_preprocessor(
-        dict(inputs=[pixels], data_samples=None), False)['inputs']
+    from mmseg_dsrl.export.quantization import read_image
+    return read_image(image, shape, model.data_preprocessor)[None]
 
 
 def main(argv=None) -> None:

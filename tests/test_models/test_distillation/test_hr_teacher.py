@@ -139,3 +139,18 @@ def test_config_mistakes_fail_at_build(tmp_path, change, match):
         config, checkpoint, _ = _teacher_files(tmp_path)
     with pytest.raises((ValueError, FileNotFoundError), match=match):
         _student(config, checkpoint, **change)
+
+
+def test_distillation_under_bf16_autocast_stays_float32_and_close(tmp_path):
+    """``--amp``: the teacher runs under autocast too; the distillation terms
+    are computed in float32 and stay close to the float32 step's."""
+    config, checkpoint, _ = _teacher_files(tmp_path)
+    student = _student(config, checkpoint)
+    inputs, samples = seg_batch(h=64, w=96)
+    full = student.loss(inputs, samples)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        mixed = student.loss(inputs, samples)
+    for name in ('kd.loss_pixel', 'kd.loss_pair'):
+        assert mixed[name].dtype == torch.float32, name
+        torch.testing.assert_close(mixed[name], full[name], rtol=0.05,
+                                   atol=1e-3)
