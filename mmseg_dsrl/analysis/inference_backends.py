@@ -27,6 +27,8 @@ PRECISIONS = ('fp32', 'fp16', 'bf16', 'int8')
 _ONNX_PRECISIONS = {'onnxruntime': ('fp32', 'int8'),
                     'openvino': ('fp32', 'bf16', 'int8')}
 _DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
+#: How INT8 activation ranges are calibrated (ONNX Runtime's methods).
+CALIBRATIONS = ('minmax', 'percentile', 'entropy')
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,17 @@ class InferencePath:
             INT8 graph of static post-training quantization).
         channels_last (bool): NHWC memory format for weights and input.
         compile (bool): ``torch.compile`` (inductor) the graph.
+        calibration (str): INT8 only: how activation ranges are set from
+            the calibration images: 'minmax' (the observed range),
+            'percentile' (clips the top 0.001 % of each tensor's magnitudes)
+            or 'entropy' (the range that keeps the histogram's KL divergence
+            smallest).
     """
     backend: str = 'pytorch'
     precision: str = 'fp32'
     channels_last: bool = False
     compile: bool = False
+    calibration: str = 'minmax'
 
     @property
     def name(self) -> str:
@@ -57,6 +65,8 @@ class InferencePath:
             parts.append('channels-last')
         if self.compile:
             parts.append('compile')
+        if self.calibration != 'minmax':
+            parts.append(self.calibration)
         return ' '.join(parts)
 
     def check(self, device: str) -> None:
@@ -85,6 +95,12 @@ class InferencePath:
         elif self.precision == 'int8':
             raise ValueError('int8 runs the quantized exported graph: use '
                              'backend onnxruntime or openvino')
+        if self.calibration not in CALIBRATIONS:
+            raise ValueError(f'calibration must be one of {CALIBRATIONS}, '
+                             f'got {self.calibration!r}')
+        if self.calibration != 'minmax' and self.precision != 'int8':
+            raise ValueError(f'calibration={self.calibration!r} sets INT8 '
+                             f'ranges; precision is {self.precision!r}')
         if self.precision == 'fp16' and device == 'cpu':
             raise ValueError('precision fp16 needs a CUDA device (CPU half '
                              'convolutions are slow reference kernels); use '
@@ -145,9 +161,15 @@ NAMED_PATHS = {
     'compile-channels-last': InferencePath(compile=True, channels_last=True),
     'onnxruntime': InferencePath('onnxruntime'),
     'onnxruntime-int8': InferencePath('onnxruntime', 'int8'),
+    'onnxruntime-int8-percentile': InferencePath(
+        'onnxruntime', 'int8', calibration='percentile'),
+    'onnxruntime-int8-entropy': InferencePath(
+        'onnxruntime', 'int8', calibration='entropy'),
     'openvino': InferencePath('openvino'),
     'openvino-bf16': InferencePath('openvino', 'bf16'),
     'openvino-int8': InferencePath('openvino', 'int8'),
+    'openvino-int8-percentile': InferencePath(
+        'openvino', 'int8', calibration='percentile'),
     'fp16': InferencePath(precision='fp16'),
 }
 
@@ -186,9 +208,12 @@ def build_runner(
                     'e.g. a hundred training frames) to set the activation '
                     'ranges')
             from ..export.quantization import quantize_int8
-            int8_path = osp.join(folder, 'model_int8.onnx')
+            suffix = '' if path.calibration == 'minmax' else \
+                f'_{path.calibration}'
+            int8_path = osp.join(folder, f'model_int8{suffix}.onnx')
             if not osp.isfile(int8_path):
-                quantize_int8(onnx_path, calibration, int8_path)
+                quantize_int8(onnx_path, calibration, int8_path,
+                              method=path.calibration)
             onnx_path = int8_path
         if path.backend == 'openvino':
             check_openvino_graph(onnx_path)

@@ -1,7 +1,8 @@
 """INT8 post-training quantization of an exported ONNX graph.
 
 ONNX Runtime's static quantization (``onnxruntime.quantization``): the
-activation ranges are calibrated (min/max) on real input images, weights
+activation ranges are calibrated (min/max, a percentile or minimal
+entropy) on real input images, weights
 are quantized per output channel, and the result is a QDQ graph
 (QuantizeLinear / DequantizeLinear pairs around each quantized op) that
 both ONNX Runtime and OpenVINO run with INT8 kernels. Deterministic: the
@@ -45,7 +46,8 @@ class _Batches:
 def quantize_int8(onnx_path: str,
                   calibration: Iterable[Tensor],
                   out_path: str,
-                  per_channel: bool = True) -> str:
+                  per_channel: bool = True,
+                  method: str = 'minmax') -> str:
     """Write the INT8 (QDQ) version of an fp32 ONNX graph.
 
     Args:
@@ -56,6 +58,9 @@ def quantize_int8(onnx_path: str,
             hundred frames of the training set.
         out_path (str): Where the INT8 graph goes (refused if it exists).
         per_channel (bool): Weight scales per output channel. Default True.
+        method (str): Activation range calibration: 'minmax' (default),
+            'percentile' (ONNX Runtime's default 99.999th percentile of the
+            magnitudes) or 'entropy'.
 
     Returns:
         str: ``out_path``.
@@ -68,6 +73,12 @@ def quantize_int8(onnx_path: str,
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
     import onnx
+    methods = dict(minmax=CalibrationMethod.MinMax,
+                   percentile=CalibrationMethod.Percentile,
+                   entropy=CalibrationMethod.Entropy)
+    if method not in methods:
+        raise ValueError(f'method must be one of {tuple(methods)}, got '
+                         f'{method!r}')
     images = list(calibration)
     graph_input = onnx.load(onnx_path).graph.input[0]
     rank = len(graph_input.type.tensor_type.shape.dim)
@@ -90,7 +101,7 @@ def quantize_int8(onnx_path: str,
             per_channel=per_channel,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax)
+            calibrate_method=methods[method])
     return out_path
 
 

@@ -92,6 +92,10 @@ def test_compiled_runner_matches_eager(model_and_input):
     (InferencePath('openvino', channels_last=True), 'cpu',
      'channels_last=True'),
     (InferencePath('openvino'), 'cuda', 'runs on the CPU'),
+    (InferencePath('onnxruntime', calibration='percentile'), 'cpu',
+     "sets INT8 ranges; precision is 'fp32'"),
+    (InferencePath('onnxruntime', 'int8', calibration='kl'), 'cpu',
+     "calibration must be one of .*got 'kl'"),
 ])
 def test_impossible_paths_are_refused(path, device, match):
     with pytest.raises(ValueError, match=match):
@@ -184,6 +188,46 @@ def test_quantization_is_deterministic_and_never_overwrites(
         quantize_int8(fp32, calibration, str(tmp_path / 'a.onnx'))
     with pytest.raises(ValueError, match='at least one calibration image'):
         quantize_int8(fp32, [], str(tmp_path / 'c.onnx'))
+    with pytest.raises(ValueError, match="one of .*got 'mse'"):
+        quantize_int8(fp32, calibration, str(tmp_path / 'd.onnx'),
+                      method='mse')
+
+
+@pytest.mark.parametrize('method', ['percentile', 'entropy'])
+def test_calibration_methods_set_other_ranges(model_and_input, tmp_path,
+                                              method):
+    """Percentile calibration gives other activation scales than min/max
+    on the same images (one outlier pixel widens min/max only); entropy
+    calibration may keep min/max's range on so small a net (it does here).
+    Either runner stays close to eager fp32."""
+    pytest.importorskip('onnxruntime')
+    import onnx
+    from onnx import numpy_helper
+    model, x = model_and_input
+    g = torch.Generator().manual_seed(1)
+    calibration = [torch.randn(3, 16, 24, generator=g) for _ in range(8)]
+    calibration[0][:, 0, 0] = 40.0  # an outlier
+
+    def scales(name):
+        graph = onnx.load(str(tmp_path / name)).graph
+        inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+        return [
+            float(inits[n.input[1]]) for n in graph.node
+            if n.op_type == 'QuantizeLinear' and inits[n.input[1]].size == 1
+        ]
+
+    path = InferencePath('onnxruntime', 'int8', calibration=method)
+    run = build_runner(model, path, x, str(tmp_path), calibration)
+    build_runner(model, InferencePath('onnxruntime', 'int8'), x,
+                 str(tmp_path), calibration)
+    minmax, other = scales('model_int8.onnx'), scales(
+        f'model_int8_{method}.onnx')
+    assert len(minmax) == len(other) > 0
+    if method == 'percentile':
+        # The input's range: min/max keeps the outlier, percentile clips it.
+        assert other[0] < minmax[0]
+    result = agreement(eager(model, x), run(x))
+    assert result['label_agreement'] >= 90.0
 
 
 def test_int8_matmul_rate_is_a_rate(tmp_path):
