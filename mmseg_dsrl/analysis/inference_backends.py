@@ -29,6 +29,12 @@ _ONNX_PRECISIONS = {'onnxruntime': ('fp32', 'int8'),
 _DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
 #: How INT8 activation ranges are calibrated (ONNX Runtime's methods).
 CALIBRATIONS = ('minmax', 'percentile', 'entropy')
+#: Which operators INT8 quantizes: 'all' (ONNX Runtime's default set, data
+#: movement and elementwise operators included) or 'conv' (the products:
+#: Conv, ConvTranspose, MatMul, Gemm; everything between them in fp32).
+INT8_SCOPES = ('all', 'conv')
+_INT8_OP_TYPES = {'all': None,
+                  'conv': ('Conv', 'ConvTranspose', 'MatMul', 'Gemm')}
 
 
 @dataclass(frozen=True)
@@ -51,12 +57,16 @@ class InferencePath:
             'percentile' (clips the top 0.001 % of each tensor's magnitudes)
             or 'entropy' (the range that keeps the histogram's KL divergence
             smallest).
+        int8_scope (str): INT8 only: 'all' operators ONNX Runtime quantizes
+            by default, or 'conv' (the products only; see
+            :data:`INT8_SCOPES`).
     """
     backend: str = 'pytorch'
     precision: str = 'fp32'
     channels_last: bool = False
     compile: bool = False
     calibration: str = 'minmax'
+    int8_scope: str = 'all'
 
     @property
     def name(self) -> str:
@@ -67,6 +77,8 @@ class InferencePath:
             parts.append('compile')
         if self.calibration != 'minmax':
             parts.append(self.calibration)
+        if self.int8_scope != 'all':
+            parts.append(f'{self.int8_scope} only')
         return ' '.join(parts)
 
     def check(self, device: str) -> None:
@@ -101,6 +113,13 @@ class InferencePath:
         if self.calibration != 'minmax' and self.precision != 'int8':
             raise ValueError(f'calibration={self.calibration!r} sets INT8 '
                              f'ranges; precision is {self.precision!r}')
+        if self.int8_scope not in INT8_SCOPES:
+            raise ValueError(f'int8_scope must be one of {INT8_SCOPES}, got '
+                             f'{self.int8_scope!r}')
+        if self.int8_scope != 'all' and self.precision != 'int8':
+            raise ValueError(f'int8_scope={self.int8_scope!r} chooses what '
+                             f'INT8 quantizes; precision is '
+                             f'{self.precision!r}')
         if self.precision == 'fp16' and device == 'cpu':
             raise ValueError('precision fp16 needs a CUDA device (CPU half '
                              'convolutions are slow reference kernels); use '
@@ -165,6 +184,8 @@ NAMED_PATHS = {
         'onnxruntime', 'int8', calibration='percentile'),
     'onnxruntime-int8-entropy': InferencePath(
         'onnxruntime', 'int8', calibration='entropy'),
+    'onnxruntime-int8-conv': InferencePath(
+        'onnxruntime', 'int8', int8_scope='conv'),
     'openvino': InferencePath('openvino'),
     'openvino-bf16': InferencePath('openvino', 'bf16'),
     'openvino-int8': InferencePath('openvino', 'int8'),
@@ -208,12 +229,15 @@ def build_runner(
                     'e.g. a hundred training frames) to set the activation '
                     'ranges')
             from ..export.quantization import quantize_int8
-            suffix = '' if path.calibration == 'minmax' else \
-                f'_{path.calibration}'
+            suffix = ''.join(
+                f'_{v}' for v, default in ((path.calibration, 'minmax'),
+                                           (path.int8_scope, 'all'))
+                if v != default)
             int8_path = osp.join(folder, f'model_int8{suffix}.onnx')
             if not osp.isfile(int8_path):
                 quantize_int8(onnx_path, calibration, int8_path,
-                              method=path.calibration)
+                              method=path.calibration,
+                              op_types=_INT8_OP_TYPES[path.int8_scope])
             onnx_path = int8_path
         if path.backend == 'openvino':
             check_openvino_graph(onnx_path)

@@ -47,7 +47,8 @@ def quantize_int8(onnx_path: str,
                   calibration: Iterable[Tensor],
                   out_path: str,
                   per_channel: bool = True,
-                  method: str = 'minmax') -> str:
+                  method: str = 'minmax',
+                  op_types: Optional[Sequence[str]] = None) -> str:
     """Write the INT8 (QDQ) version of an fp32 ONNX graph.
 
     Args:
@@ -61,6 +62,9 @@ def quantize_int8(onnx_path: str,
         method (str): Activation range calibration: 'minmax' (default),
             'percentile' (ONNX Runtime's default 99.999th percentile of the
             magnitudes) or 'entropy'.
+        op_types (Sequence[str], optional): The operator types to quantize
+            (e.g. ``('Conv', 'ConvTranspose')``: the products only, every
+            other operator stays fp32). Default None: ONNX Runtime's set.
 
     Returns:
         str: ``out_path``.
@@ -101,7 +105,8 @@ def quantize_int8(onnx_path: str,
             per_channel=per_channel,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
-            calibrate_method=methods[method])
+            calibrate_method=methods[method],
+            op_types_to_quantize=list(op_types) if op_types else None)
     return out_path
 
 

@@ -96,6 +96,8 @@ def test_compiled_runner_matches_eager(model_and_input):
      "sets INT8 ranges; precision is 'fp32'"),
     (InferencePath('onnxruntime', 'int8', calibration='kl'), 'cpu',
      "calibration must be one of .*got 'kl'"),
+    (InferencePath('onnxruntime', int8_scope='conv'), 'cpu',
+     "chooses what INT8 quantizes; precision is 'fp32'"),
 ])
 def test_impossible_paths_are_refused(path, device, match):
     with pytest.raises(ValueError, match=match):
@@ -228,6 +230,46 @@ def test_calibration_methods_set_other_ranges(model_and_input, tmp_path,
         assert other[0] < minmax[0]
     result = agreement(eager(model, x), run(x))
     assert result['label_agreement'] >= 90.0
+
+
+class GatedSegmentor(TinySegmentor):
+    """A conv net with an attention-style gate (global pool, sigmoid,
+    multiply) and a residual add, as BiSeNet's attention refinement has."""
+
+    def forward(self, x, mode='tensor'):
+        y = self.net[2](self.net[1](self.net[0](x)))
+        gate = torch.sigmoid(y.mean(dim=(2, 3), keepdim=True))
+        return self.net[3](y * gate + y)
+
+
+def test_conv_scope_quantizes_the_products_only(tmp_path):
+    """int8_scope='conv': the gate's pooling, sigmoid, multiply and add read
+    fp32 tensors (quantized ones feed the convolutions, and the ReLU that
+    ONNX Runtime folds into its input's range); with ONNX Runtime's default
+    scope they are quantized too. Both stay close to eager fp32."""
+    pytest.importorskip('onnxruntime')
+    import onnx
+    torch.manual_seed(0)
+    model = GatedSegmentor().eval()
+    x = torch.randn(2, 3, 16, 24)
+    g = torch.Generator().manual_seed(1)
+    calibration = [torch.randn(3, 16, 24, generator=g) for _ in range(8)]
+
+    def dequantized_consumers(name):
+        graph = onnx.load(str(tmp_path / name)).graph
+        dq = {n.output[0] for n in graph.node
+              if n.op_type == 'DequantizeLinear'}
+        return {n.op_type for n in graph.node if set(n.input) & dq}
+
+    for scope in ('all', 'conv'):
+        path = InferencePath('onnxruntime', 'int8', int8_scope=scope)
+        run = build_runner(model, path, x, str(tmp_path), calibration)
+        assert agreement(eager(model, x), run(x))['label_agreement'] >= 90
+    conv_only = dequantized_consumers('model_int8_conv.onnx')
+    everything = dequantized_consumers('model_int8.onnx')
+    gate_ops = {'Mul', 'Add', 'Sigmoid', 'ReduceMean', 'GlobalAveragePool'}
+    assert 'Conv' in conv_only and not conv_only & gate_ops, conv_only
+    assert everything & gate_ops, everything
 
 
 def test_int8_matmul_rate_is_a_rate(tmp_path):
