@@ -65,12 +65,17 @@ def detail_table(rows: Sequence[dict]) -> List[str]:
 
 def loss_table(rows: Sequence[dict]) -> List[str]:
     """Logged (weighted) loss terms over the last 20 % of training, mean
-    over seeds: what FA does to the other terms."""
+    over seeds: what FA does to the other terms (and an HR teacher's
+    ``kd.*`` terms, where a row has them)."""
+    keys = list(LOSS_KEYS) + sorted({
+        k for r in rows for d in r.get('final_losses', []) for k in d
+        if k.startswith('kd.')
+    })
     return _lines(
-        ['model (weighted loss terms, last 20 % of training)', *LOSS_KEYS],
+        ['model (weighted loss terms, last 20 % of training)', *keys],
         [[r['name']] + [
             _mean_cell([d[k] for d in r.get('final_losses', []) if k in d],
-                       '.4f') for k in LOSS_KEYS
+                       '.4f') for k in keys
         ] for r in rows])
 
 

@@ -56,6 +56,22 @@ def test_loss_table_averages_seeds_and_leaves_absent_terms_empty():
              for ln in lines[-2:]]
     assert cells[0][:4] == ['LR', '0.8500', '', '']
     assert cells[1][:4] == ['DSRL-PAPER', '0.8800', '0.1100', '0.0096']
+    assert len(cells[0]) == 4  # no teacher row: no kd columns
+
+
+def test_loss_table_adds_the_teachers_terms_where_a_row_has_them():
+    dsrl = row('dsrl', [0], [1.0])
+    dsrl['final_losses'] = [{'decode.loss_ce': 0.9}]
+    taught = row('dsrl-teacher', [0], [1.0])
+    taught['final_losses'] = [{'decode.loss_ce': 0.8, 'kd.loss_pixel': 0.3,
+                               'kd.loss_pair': 0.1}]
+    lines = t.loss_table([dsrl, taught])
+    header = [c.strip() for c in lines[-4].strip('|').split('|')]
+    assert header[-2:] == ['kd.loss_pair', 'kd.loss_pixel']
+    cells = [[c.strip() for c in ln.strip('|').split('|')]
+             for ln in lines[-2:]]
+    assert cells[0][-2:] == ['', '']
+    assert cells[1][-2:] == ['0.1000', '0.3000']
 
 
 def test_no_train_reports_only_finished_runs(tmp_path, capsys):
