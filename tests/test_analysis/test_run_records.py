@@ -102,6 +102,25 @@ def test_camvid_page_equals_its_records(capsys):
     ]) == 0, capsys.readouterr().out
 
 
+
+def test_camvid_page_has_no_results_table_or_plot_outside_generated_blocks():
+    """Result tables and plots of the CamVid page come from records: outside
+    the generated blocks no table row holds a measured figure (a number with
+    decimals) and no image is shown."""
+    import re
+    with open(osp.join(REPO, 'configs', 'camvid', 'README.md')) as f:
+        page = f.read()
+    hand_written = re.sub(
+        r'<!-- generated from records:.*?<!-- end generated -->', '', page,
+        flags=re.S)
+    assert hand_written != page  # the page has generated blocks
+    rows = [
+        line for line in hand_written.splitlines()
+        if line.startswith('|') and re.search(r'\d\.\d', line)
+    ]
+    assert rows == [], rows
+    assert '![' not in hand_written
+
 def test_records_of_a_finished_run_dir(tmp_path):
     """A run folder as the recipe leaves it: metrics.json, mmengine's text
     log and scalars (validation every 2 iterations)."""
@@ -148,8 +167,9 @@ def test_teacher_rows_need_the_finished_teacher_run(tmp_path, capsys):
 
 
 def test_metafile_results_equal_their_records():
-    """Every CamVid metafile mIoU that has run records behind it (the
-    config as shipped, at its own schedule) is their seed mean."""
+    """A CamVid metafile entry has Results exactly when run records of its
+    config as shipped (at its own schedule, on val) are committed, and its
+    mIoU is their seed mean: no figure without a record behind it."""
     import statistics
 
     import yaml
@@ -165,6 +185,9 @@ def test_metafile_results_equal_their_records():
             and r['split'] == 'val'
         ]
         if not runs:
+            assert 'Results' not in model, (
+                f"{model['Name']}: Results without a run record of the "
+                'config as shipped under configs/camvid/results')
             continue
         mean = statistics.fmean(r['mIoU'] for r in runs)
         assert model['Results']['Metrics']['mIoU'] == round(mean, 2), (
