@@ -241,18 +241,19 @@ def rows_from_records(records: Sequence[dict],
 
 def curve_table(rows: Sequence[dict]) -> List[str]:
     """Validation mIoU along training, mean over seeds, one column per
-    validated iteration (the iterations every seed of the row has)."""
+    validated iteration (the iterations every seed of the row has); the
+    seeds column names them, since rows may have different seeds."""
     iters = sorted({int(p[0]) for r in rows for c in r['curves'] for p in c})
     cells = []
     for r in rows:
-        line = [r['name']]
+        line = [r['name'], ', '.join(map(str, r['seed_list']))]
         for it in iters:
             values = [v for c in r['curves'] for i, v in c if int(i) == it]
             line.append(f'{statistics.fmean(values):.2f}'
                         if len(values) == len(r['curves']) else '')
         cells.append(line)
-    return [''] + markdown_table(['model'] + [f'{i} it' for i in iters],
-                                 cells).split('\n')
+    return [''] + markdown_table(
+        ['model', 'seeds'] + [f'{i} it' for i in iters], cells).split('\n')
 
 
 def gap_table(rows: Sequence[dict], low: str, high: str,

@@ -62,9 +62,14 @@ def test_gap_and_curve_tables():
     # seed 0: 1 of 4 points (25 %), seed 1: 1.5 of 3 (50 %)
     assert cells == ['DSRL', '0, 1', '+4.00, +3.00', '25 %, 50 %',
                      '37.50 ± 17.68 %']
-    curve = rr.curve_table(rr.rows_from_records(recs, ['lr']))
-    assert curve[1] == '| model | 500 it | 3000 it |'
-    assert curve[-1] == '| LR | 36.00 | 41.00 |'
+    curve = rr.curve_table(rr.rows_from_records(recs, ['lr', 'full']))
+    assert curve[1] == '| model | seeds | 500 it | 3000 it |'
+    assert curve[-2] == '| LR | 0, 1 | 36.00 | 41.00 |'
+    # a row's seeds are its own: a seed-0-only row is that seed's curve
+    curve = rr.curve_table(rr.rows_from_records(recs[:2] + recs[3:4],
+                                                ['lr', 'full']))
+    assert curve[-2:] == ['| LR | 0, 1 | 36.00 | 41.00 |',
+                          '| FULL | 0 | 39.00 | 44.00 |']
 
 
 def test_page_check_names_the_first_difference(tmp_path):
