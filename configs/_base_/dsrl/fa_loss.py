@@ -5,10 +5,11 @@
 # iterations, 3 seeds, runs without committed records; configs/camvid/README.md)
 # over DSRL without FA and the paper's setting (FA's gradient also into the
 # segmentation, pulling its affinity towards the RGB image's). Recorded since
-# (val, seed 0): +3.05 mIoU over the same-input baseline at 1000 iterations,
-# -0.19 at 3000; it speeds up learning more than it lasts. FA then shapes
-# the SR branch, and through it the shared encoder, after the segmentation;
-# the SSSR-side 1x1 FA transform is a fixed projection (frozen at build).
+# (val): +3.05 mIoU over the same-input baseline at 1000 iterations (seed 0),
+# -0.19 and +0.30 at 3000 (seeds 0, 1): level at the long schedule. FA then
+# shapes the SR branch, and through it the shared encoder, after the
+# segmentation; the SSSR-side 1x1 FA transform is a fixed projection (frozen
+# at build).
 dsrl_fa_loss = dict(
     type='FeatureAffinityLoss',
     p=2,
