@@ -107,7 +107,6 @@ def test_camvid_page_equals_its_records(capsys):
     ]) == 0, capsys.readouterr().out
 
 
-
 def test_camvid_page_has_no_results_table_or_plot_outside_generated_blocks():
     """Result tables and plots of the CamVid page come from records: outside
     the generated blocks no table row holds a measured figure (a number with
@@ -123,6 +122,7 @@ def test_camvid_page_has_no_results_table_or_plot_outside_generated_blocks():
     ]
     assert rows == [], rows
     assert '![' not in hand_written
+
 
 def test_records_of_a_finished_run_dir(tmp_path):
     """A run folder as the recipe leaves it: metrics.json, mmengine's text
