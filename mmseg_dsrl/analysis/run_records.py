@@ -76,6 +76,27 @@ def _configured_iterations(run_dir: str, config: str) -> int:
     return int(cfg.train_cfg.max_iters)
 
 
+def portable_path(path: str, start: Optional[str] = None) -> str:
+    """``path`` relative to ``start`` (default: the working directory) when
+    it lies under it, else ``path`` unchanged: what a record keeps of a file
+    it names (a teacher's checkpoint), so that it names no machine's
+    folders where it need not.
+
+    Args:
+        path: a file's path, absolute or relative to the working directory.
+        start: the folder to make it relative to.
+
+    Returns:
+        str: the relative path, or ``path`` as given when it is outside
+        ``start``.
+    """
+    start = osp.abspath(start or os.getcwd())
+    relative = osp.relpath(osp.abspath(path), start)
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        return path
+    return relative
+
+
 def record_from_run(run_dir: str, key: str, name: str, config: str,
                     cfg_options: Optional[dict], metrics: dict,
                     input_size: str, split: str = 'val',

@@ -197,3 +197,24 @@ def test_metafile_results_equal_their_records():
             model['Name'], [r['_path'] for r in runs])
         checked += 1
     assert checked >= 1
+
+
+def test_portable_path_is_relative_under_the_start_only(tmp_path):
+    inside = tmp_path / 'w' / 'full_seed0' / 'iter_3.pth'
+    assert rr.portable_path(str(inside), str(tmp_path)) == osp.join(
+        'w', 'full_seed0', 'iter_3.pth')
+    outside = str(tmp_path.parent / 'elsewhere.pth')
+    assert rr.portable_path(outside, str(tmp_path)) == outside
+    # A sibling whose name starts like the start folder is outside it.
+    sibling = str(tmp_path) + '-other/x.pth'
+    assert rr.portable_path(sibling, str(tmp_path)) == sibling
+
+
+def test_committed_records_name_no_absolute_path():
+    """A committed record is read on other machines: the files its
+    cfg_options name (a teacher's checkpoint) are relative paths."""
+    records = rr.load_records(osp.join(REPO, 'configs', 'camvid', 'results'))
+    absolute = [(r['_path'], k, v) for r in records
+                for k, v in (r.get('cfg_options') or {}).items()
+                if isinstance(v, str) and osp.isabs(v)]
+    assert not absolute, absolute

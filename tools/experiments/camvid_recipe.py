@@ -28,6 +28,7 @@ import os
 import os.path as osp
 import sys
 import time
+
 from mmseg_dsrl.analysis.cli import non_negative_int, positive_int
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -229,9 +230,17 @@ def from_records(args) -> int:
     return 0
 
 
-def teacher_options(key: str, seed: int, args, work_dir: str) -> dict:
+def teacher_options(key: str,
+                    seed: int,
+                    args,
+                    work_dir: str,
+                    for_record: bool = False) -> dict:
     """The cfg_options that point ``key``'s HR teacher at the finished run
     of the same seed and split (empty for rows without a teacher).
+
+    Training gets the checkpoint's absolute path; a record (``for_record``)
+    gets it relative to the working directory when it lies under it, so a
+    committed record names no machine's folders.
 
     Raises:
         FileNotFoundError: the teacher run has not finished.
@@ -249,10 +258,11 @@ def teacher_options(key: str, seed: int, args, work_dir: str) -> dict:
             '--teacher-work-dir')
     with open(path) as f:
         checkpoint = json.load(f)['checkpoint']
-    return {
-        'model.hr_teacher.checkpoint':
-        osp.abspath(osp.join(teacher_dir, checkpoint))
-    }
+    path = osp.abspath(osp.join(teacher_dir, checkpoint))
+    if for_record:
+        from mmseg_dsrl.analysis.run_records import portable_path
+        path = portable_path(path)
+    return {'model.hr_teacher.checkpoint': path}
 
 
 def with_detailed_metrics(run_dir: str, metrics: dict, config: str,
@@ -378,7 +388,8 @@ def main() -> int:
                     run_metrics = json.load(f)
                 options = {
                     **(cfg_options or {}),
-                    **teacher_options(key, seed, args, work_dir)
+                    **teacher_options(
+                        key, seed, args, work_dir, for_record=True)
                 } or None
                 write_record(
                     record_from_run(
