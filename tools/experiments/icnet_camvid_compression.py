@@ -15,8 +15,10 @@ For every seed of --seeds, on the CamVid ICNet-R18 w0.5 recipe:
 
 Then measures parameters, GFLOPs and CPU latency (all models round-robin in
 one process, median) at 360x480 and writes compression.json and
-compression.md (per-seed mIoU, mean ± std, paired differences) under
---work-dir. Finished parts are reused, so the recipe can be interrupted.
+compression.md (per-seed mIoU, mean ± std, paired differences, where it
+ran and the command) under --work-dir; compression.json is the raw record
+to commit beside a page that quotes it. Finished parts are reused, so the
+recipe can be interrupted.
 
 Example (about 45 minutes a seed on a 2-core CPU):
     python tools/experiments/icnet_camvid_compression.py \
@@ -28,6 +30,7 @@ import json
 import os
 import os.path as osp
 import statistics
+import sys
 from functools import partial
 
 from mmseg_dsrl.analysis.cli import (
@@ -133,6 +136,7 @@ def main(argv=None) -> None:
         evaluate_checkpoint,
         mean_std,
         paired_differences,
+        provenance,
         train_or_reuse,
     )
     os.makedirs(args.work_dir, exist_ok=True)
@@ -244,7 +248,10 @@ def main(argv=None) -> None:
         finetune_lr_scale=args.finetune_lr_scale,
         threads=torch.get_num_threads(),
         rows=rows,
-        paired_differences=comparisons)
+        paired_differences=comparisons,
+        provenance=provenance(),
+        command=' '.join(['python', osp.relpath(__file__, REPO)] +
+                         list(sys.argv[1:] if argv is None else argv)))
     with open(osp.join(args.work_dir, 'compression.json'), 'w') as f:
         json.dump(result, f, indent=2)
     write_markdown(result, osp.join(args.work_dir, 'compression.md'))
