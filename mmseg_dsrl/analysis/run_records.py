@@ -298,8 +298,8 @@ def gap_table(rows: Sequence[dict], low: str, high: str,
         cells.append([
             names[key], ', '.join(map(str, seeds)),
             ', '.join(f'{g:+.2f}' for g in gaps),
-            ', '.join(f'{s:.0f} %' for s in shares),
-            format_mean_std(*_mean_std_pair(shares), len(shares)) + ' %'
+            ', '.join(f'{s:+.0f} %' for s in shares),
+            _format_share(shares)
         ])
     if not cells:
         return []
@@ -307,6 +307,14 @@ def gap_table(rows: Sequence[dict], low: str, high: str,
         'model', 'seeds', f'gap {names[low]} -> {names[high]}',
         'share of the gap closed', 'mean ± std'
     ], cells).split('\n')
+
+
+def _format_share(shares: Sequence[float]) -> str:
+    """Mean ± std of per-seed shares in whole, signed percent (a share is
+    a ratio of two mIoU differences: decimals would be noise)."""
+    mean, std = _mean_std_pair(shares)
+    return (f'{mean:+.0f} ± {std:.0f} %' if len(shares) > 1 else
+            f'{mean:+.0f} % (1 seed)')
 
 
 def _mean_std_pair(values: Sequence[float]) -> Tuple[float, float]:

@@ -60,8 +60,11 @@ def test_gap_and_curve_tables():
     gap = rr.gap_table(rows, 'lr', 'full', ['dsrl'])
     cells = [c.strip() for c in gap[-1].strip('|').split('|')]
     # seed 0: 1 of 4 points (25 %), seed 1: 1.5 of 3 (50 %)
-    assert cells == ['DSRL', '0, 1', '+4.00, +3.00', '25 %, 50 %',
-                     '37.50 ± 17.68 %']
+    assert cells == ['DSRL', '0, 1', '+4.00, +3.00', '+25 %, +50 %',
+                     '+38 ± 18 %']
+    one = rr.gap_table(rr.rows_from_records(recs[:3]), 'lr', 'full',
+                       ['dsrl'])
+    assert one[-1].endswith('| +25 % | +25 % (1 seed) |')
     curve = rr.curve_table(rr.rows_from_records(recs, ['lr', 'full']))
     assert curve[1] == '| model | seeds | 500 it | 3000 it |'
     assert curve[-2] == '| LR | 0, 1 | 36.00 | 41.00 |'
