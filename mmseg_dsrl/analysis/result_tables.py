@@ -8,7 +8,7 @@ seed), ``details`` (one metrics dict per seed) and optionally
 import statistics
 from typing import List, Optional, Sequence
 
-from .runs import format_mean_std, mean_std
+from .runs import format_difference, format_mean_std
 from .training_logs import markdown_table
 
 # Per-class IoU of the thin classes where resolution should matter, and the
@@ -97,11 +97,9 @@ def paired_table(rows: Sequence[dict],
                  if s in by_seed]
         if not diffs:
             continue
-        stats = mean_std(diffs)
         cells.append([
             r['name'], ', '.join(f'{d:+.2f}' for d in diffs),
-            f'{stats["mean"]:+.2f} ± {stats["std"]:.2f}'
-            if stats['n'] > 1 else f'{stats["mean"]:+.2f} (1 seed)'
+            format_difference(diffs)
         ])
     if not cells:
         return []

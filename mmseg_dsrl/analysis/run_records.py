@@ -33,7 +33,7 @@ from .result_tables import (
     paired_table,
     summary_table,
 )
-from .runs import final_training_losses, format_mean_std, mean_std
+from .runs import final_training_losses, format_difference, mean_std
 from .training_logs import markdown_table
 
 REQUIRED = ('key', 'name', 'config', 'seed', 'iters', 'split', 'mIoU',
@@ -299,7 +299,7 @@ def gap_table(rows: Sequence[dict], low: str, high: str,
             names[key], ', '.join(map(str, seeds)),
             ', '.join(f'{g:+.2f}' for g in gaps),
             ', '.join(f'{s:+.0f} %' for s in shares),
-            _format_share(shares)
+            format_difference(shares, digits=0, unit=' %')
         ])
     if not cells:
         return []
@@ -307,19 +307,6 @@ def gap_table(rows: Sequence[dict], low: str, high: str,
         'model', 'seeds', f'gap {names[low]} -> {names[high]}',
         'share of the gap closed', 'mean ± std'
     ], cells).split('\n')
-
-
-def _format_share(shares: Sequence[float]) -> str:
-    """Mean ± std of per-seed shares in whole, signed percent (a share is
-    a ratio of two mIoU differences: decimals would be noise)."""
-    mean, std = _mean_std_pair(shares)
-    return (f'{mean:+.0f} ± {std:.0f} %' if len(shares) > 1 else
-            f'{mean:+.0f} % (1 seed)')
-
-
-def _mean_std_pair(values: Sequence[float]) -> Tuple[float, float]:
-    stats = mean_std(values)
-    return stats['mean'], stats['std']
 
 
 _BLOCK = re.compile(

@@ -251,6 +251,27 @@ def format_mean_std(mean: float, std: float, n: int) -> str:
     return f'{mean:.2f} ± {std:.2f}' if n > 1 else f'{mean:.2f}'
 
 
+def format_difference(values: Sequence[float],
+                      digits: int = 2,
+                      unit: str = '') -> str:
+    """Signed ``'mean ± std'`` of per-seed paired quantities (differences,
+    shares of a gap), or ``'mean (1 seed)'`` for one seed.
+
+    Args:
+        values: one value per seed.
+        digits: decimals of mean and std.
+        unit: appended to the figures (e.g. ``' %'``).
+
+    Returns:
+        str: e.g. ``'+0.06 ± 0.35'``, ``'+3 ± 15 %'``, ``'-1.53 (1 seed)'``.
+    """
+    stats = mean_std(values)
+    mean = f'{stats["mean"]:+.{digits}f}'
+    if stats['n'] > 1:
+        return f'{mean} ± {stats["std"]:.{digits}f}{unit}'
+    return f'{mean}{unit} (1 seed)'
+
+
 def final_training_losses(run_dir: str,
                           last_fraction: float = 0.2) -> Dict[str, float]:
     """Mean of each logged loss term over the last ``last_fraction`` of a
