@@ -92,3 +92,28 @@ def camvid_split_options(split: str) -> dict:
             img_path='train', seg_map_path='trainannot')
         options[f'{loader}.dataset.sequences'] = list(CAMVID_DEV_SEQUENCES)
     return options
+
+
+def has_hr_teacher(cfg: Config) -> bool:
+    """Whether a config's model trains with an HR teacher
+    (``model.hr_teacher``)."""
+    return bool(cfg.model.get('hr_teacher'))
+
+
+def save_initialised_teacher(cfg: Config, path: str) -> str:
+    """Save the model of ``cfg``'s HR-teacher config, freshly initialised
+    (``init_weights``, as its own training would start), as a checkpoint
+    the teacher loads strictly; for measurements whose cost does not depend
+    on the teacher's weights (the training step's time).
+
+    Returns:
+        str: ``path``.
+    """
+    import torch
+    from mmseg.registry import MODELS
+    teacher_cfg = load_config(cfg.model.hr_teacher.config)
+    use_bn_without_cuda(teacher_cfg)
+    model = MODELS.build(teacher_cfg.model)
+    model.init_weights()
+    torch.save(dict(state_dict=model.state_dict()), path)
+    return path

@@ -309,6 +309,65 @@ def gap_table(rows: Sequence[dict], low: str, high: str,
     ], cells).split('\n')
 
 
+def _paired_by_seed(row: dict, ref: Optional[dict]) -> Dict[int, float]:
+    """``{seed: mIoU}`` of a row, or minus ``ref``'s same seed when given."""
+    values = dict(zip(row['seed_list'], row['mious']))
+    if ref is None:
+        return values
+    base = dict(zip(ref['seed_list'], ref['mious']))
+    return {s: v - base[s] for s, v in values.items() if s in base}
+
+
+def machines_table(rows_a: Sequence[dict], rows_b: Sequence[dict],
+                   labels: Sequence[str], keys: Sequence[str],
+                   reference: Optional[str] = None) -> List[str]:
+    """The same rows and seeds trained in two batches of runs (two
+    machines): per row, the seeds both have, each batch's figure per seed
+    and their difference (b - a). The figure is the mIoU, or with
+    ``reference`` the paired difference row - reference of the same seed
+    within each batch (does a paired result reproduce on another
+    machine?)."""
+    def by_key(rows):
+        return {r['key']: r for r in rows}
+
+    a, b = by_key(rows_a), by_key(rows_b)
+    if reference is not None and (reference not in a or reference not in b):
+        return []
+    cells = []
+    for key in keys:
+        if key not in a or key not in b or key == reference:
+            continue
+        va = _paired_by_seed(a[key], a.get(reference) if reference else None)
+        vb = _paired_by_seed(b[key], b.get(reference) if reference else None)
+        seeds = sorted(set(va) & set(vb))
+        if not seeds:
+            continue
+        fmt = '{:+.2f}' if reference else '{:.2f}'
+        diffs = [vb[s] - va[s] for s in seeds]
+        cells.append([
+            a[key]['name'], ', '.join(map(str, seeds)),
+            ', '.join(fmt.format(va[s]) for s in seeds),
+            ', '.join(fmt.format(vb[s]) for s in seeds),
+            ', '.join(f'{d:+.2f}' for d in diffs),
+            format_difference(diffs)
+        ])
+    if not cells:
+        return []
+    what = (f'minus {a[reference]["name"]}, same seed, '
+            if reference else 'mIoU, ')
+    return [''] + markdown_table([
+        'model', 'seeds', what + labels[0], what + labels[1],
+        f'{labels[1]} - {labels[0]}', 'mean ± std'
+    ], cells).split('\n')
+
+
+def _batch_label(folder: str, records: Sequence[dict]) -> str:
+    """A batch folder named with the CPU its runs had (from provenance)."""
+    cpus = sorted({str((r.get('provenance') or {}).get('cpu', '?'))
+                   for r in records})
+    return f'{folder} ({", ".join(cpus)})'
+
+
 _BLOCK = re.compile(
     r'(<!-- generated from records: (?P<spec>[^>]*?) -->\n)'
     r'(?P<body>.*?)'
@@ -327,14 +386,37 @@ def _parse_spec(spec: str) -> Tuple[str, Dict[str, str]]:
     return kind, options
 
 
+def _render_machines(spec: str, options: Dict[str, str],
+                     records: Sequence[dict],
+                     keys: Optional[Sequence[str]]) -> str:
+    """The ``machines`` block: ``dirs=A,B`` compared seed by seed."""
+    folders = options.get('dirs', '').split(',')
+    if len(folders) != 2 or keys is None:
+        raise ValueError(f'generated block "{spec}": machines needs '
+                         'dirs=A,B (two record folders) and keys=')
+    batches = [[r for r in records
+                if r['_path'].startswith(f.rstrip('/') + '/')]
+               for f in folders]
+    lines = machines_table(
+        rows_from_records(batches[0]), rows_from_records(batches[1]),
+        [_batch_label(f, b) for f, b in zip(folders, batches)], keys,
+        options.get('reference'))[1:]
+    if not lines:
+        raise ValueError(f'generated block "{spec}": the records give no '
+                         'rows for it')
+    return '\n'.join(lines) + '\n'
+
+
 def render_block(spec: str, records: Sequence[dict],
                  link_prefix: str = '') -> str:
     """The Markdown of one generated block (``spec``: the marker's text:
     a table kind, then ``dir=SUBFOLDER`` (records of one batch of runs,
     e.g. one machine), ``iters=N``, ``keys=a,b``, ``reference=k``,
-    ``low=k``, ``high=k``, ``output=HxW``)."""
+    ``low=k``, ``high=k``, ``output=HxW``; the ``machines`` table takes
+    ``dirs=A,B``: two batches of the same rows, compared seed by seed)."""
     kind, options = _parse_spec(spec)
-    known = {'dir', 'iters', 'keys', 'reference', 'low', 'high', 'output'}
+    known = {'dir', 'dirs', 'iters', 'keys', 'reference', 'low', 'high',
+             'output'}
     unknown = sorted(set(options) - known)
     if unknown:
         raise ValueError(f'generated block "{spec}": unknown options '
@@ -346,6 +428,8 @@ def render_block(spec: str, records: Sequence[dict],
         and (not folder or r['_path'].startswith(folder + '/'))
     ]
     keys = options['keys'].split(',') if 'keys' in options else None
+    if kind == 'machines':
+        return _render_machines(spec, options, chosen, keys)
     rows = rows_from_records(chosen)
     picked = rows_from_records(chosen, keys) if keys else rows
     for row in picked:
@@ -365,7 +449,8 @@ def render_block(spec: str, records: Sequence[dict],
                           keys or [])[1:]
     else:
         raise ValueError(f'unknown generated table kind {kind!r} '
-                         '(summary, detail, losses, curves, paired, gap)')
+                         '(summary, detail, losses, curves, paired, gap, '
+                         'machines)')
     if not lines:
         raise ValueError(f'generated block "{spec}": the records give no '
                          'rows for it')

@@ -75,6 +75,35 @@ def test_gap_and_curve_tables():
                           '| FULL | 0 | 39.00 | 44.00 |']
 
 
+def test_machines_table_compares_two_batches_seed_by_seed():
+    """The same rows trained on two machines: raw mIoU, and the paired
+    difference within each machine, for the seeds both batches have."""
+    a = [record('lr', 0, 40.0), record('lr', 1, 42.0),
+         record('dsrl', 0, 41.0), record('dsrl', 1, 41.5)]
+    b = [record('lr', 1, 43.0, provenance={'cpu': 'Xeon'}),
+         record('lr', 2, 44.0, provenance={'cpu': 'Xeon'}),
+         record('dsrl', 1, 44.5, provenance={'cpu': 'Xeon'})]
+    for folder, batch in (('m1', a), ('m2', b)):
+        for r in batch:
+            r['_path'] = f'{folder}/' + rr.record_name(r)
+    raw = rr.render_block('machines dirs=m1,m2 keys=lr,dsrl', a + b)
+    lines = raw.splitlines()
+    assert lines[0] == ('| model | seeds | mIoU, m1 (x) | mIoU, m2 (Xeon) '
+                        '| m2 (Xeon) - m1 (x) | mean ± std |')
+    # lr: only seed 1 is in both; dsrl: seed 1
+    assert lines[2] == '| LR | 1 | 42.00 | 43.00 | +1.00 | +1.00 (1 seed) |'
+    assert lines[3] == '| DSRL | 1 | 41.50 | 44.50 | +3.00 | +3.00 (1 seed) |'
+    paired = rr.render_block('machines dirs=m1,m2 keys=dsrl reference=lr',
+                             a + b).splitlines()
+    # seed 1: dsrl - lr is -0.50 on m1 and +1.50 on m2
+    assert paired[2] == ('| DSRL | 1 | -0.50 | +1.50 | +2.00 | '
+                         '+2.00 (1 seed) |')
+    with pytest.raises(ValueError, match='machines needs dirs=A,B'):
+        rr.render_block('machines dirs=m1 keys=lr', a + b)
+    with pytest.raises(ValueError, match='give no rows'):
+        rr.render_block('machines dirs=m1,m2 keys=full', a + b)
+
+
 def test_page_check_names_the_first_difference(tmp_path):
     for r in [record('lr', 0, 40.0), record('dsrl', 0, 41.25)]:
         rr.write_record(r, str(tmp_path / 'records' / 'run1'))

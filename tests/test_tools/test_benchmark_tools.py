@@ -127,3 +127,44 @@ def test_compare_training_time_pairs_real_runs_round_by_round(
     # It never reuses (or overwrites) a run folder.
     with pytest.raises(FileExistsError, match='LR-baseline_round0'):
         run_script(COMPARE_TRAINING_TIME, argv)
+
+
+TEACHER = osp.join(
+    REPO, 'configs/camvid/'
+    'dsrl-teacher_bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid-180x240.py')
+
+
+def test_compare_training_time_needs_the_teachers_weights(tmp_path):
+    """A config with an HR teacher is refused, before any run, unless the
+    teacher's weights are given (or a fresh teacher is asked for)."""
+    argv = [TEACHER, '--baseline', LR, '--work-dir', tmp_path / 'runs']
+    with pytest.raises(ValueError,
+                       match=r'dsrl-teacher_.*trains with an HR teacher.*'
+                       r'--teacher-checkpoint PATH or --random-teacher'):
+        run_script(COMPARE_TRAINING_TIME, argv)
+    assert not (tmp_path / 'runs').exists()
+
+
+def test_initialised_teacher_loads_strictly_into_the_teacher(tmp_path):
+    """--random-teacher's checkpoint is the teacher config's own model
+    (every key and shape, as HRTeacher loads it: strictly), initialised."""
+    from mmengine.runner import load_checkpoint
+    from mmseg.registry import MODELS
+
+    from mmseg_dsrl.analysis.configs import (has_hr_teacher, load_config,
+                                             save_initialised_teacher,
+                                             use_bn_without_cuda)
+    cfg = load_config(TEACHER)
+    assert has_hr_teacher(cfg) and not has_hr_teacher(load_config(LR))
+    path = save_initialised_teacher(cfg, str(tmp_path / 't.pth'))
+    teacher_cfg = load_config(cfg.model.hr_teacher.config)
+    use_bn_without_cuda(teacher_cfg)
+    model = MODELS.build(teacher_cfg.model)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    load_checkpoint(model, path, map_location='cpu', strict=True)
+    saved = torch.load(path)['state_dict']
+    assert saved.keys() == before.keys()
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+    # initialised, not left at zeros: the convolutions carry weights
+    conv = [v for k, v in saved.items() if k.endswith('conv.weight')]
+    assert conv and all(v.abs().sum() > 0 for v in conv)

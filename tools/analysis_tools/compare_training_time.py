@@ -18,6 +18,12 @@ round (quartiles of the per-round ratios beside it). Validation and
 checkpoints are switched off; each run writes only mmengine's logs, to
 ``--work-dir/<label>_round<k>``, which must not exist yet.
 
+A config with an HR teacher (``model.hr_teacher``, e.g. ``dsrl-teacher_*``)
+needs the teacher's weights: ``--teacher-checkpoint PATH``, or
+``--random-teacher``, which saves the teacher config's freshly initialised
+model into ``--work-dir`` and uses that (the step's cost does not depend on
+the weights; its losses do, and are not what this tool measures).
+
 Example (C=configs/camvid, S=bisenetv1_r18-d32-w0.5_1xb4-1000i_camvid):
     python tools/analysis_tools/compare_training_time.py \\
         $C/dsrl_$S-180x240.py --baseline $C/lr-input_$S-180x240.py \\
@@ -59,6 +65,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work-dir', required=True,
                         help='parent of the runs\' log folders')
     parser.add_argument('--out', default=None, help='JSON file of results')
+    teacher = parser.add_mutually_exclusive_group()
+    teacher.add_argument('--teacher-checkpoint', default=None,
+                         help='weights of the HR teacher of the configs that '
+                         'have one (model.hr_teacher)')
+    teacher.add_argument('--random-teacher', action='store_true',
+                         help='give those configs a freshly initialised '
+                         'teacher (saved into --work-dir): same cost, no '
+                         'trained model needed')
     args = parser.parse_args(argv)
     if args.skip + 2 > args.iters:
         parser.error(f'--iters {args.iters} leaves fewer than 2 timed '
@@ -67,15 +81,29 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def training_cfg(path: str, work_dir: str, iters: int, seed: int,
-                 data_root: Optional[str]):
+                 data_root: Optional[str],
+                 teacher_checkpoint: Optional[str] = None):
     """``path``'s config, trained for ``iters`` iterations without
-    validation or checkpoints, logging into ``work_dir``."""
-    from mmseg_dsrl.analysis.configs import load_config, use_bn_without_cuda
+    validation or checkpoints, logging into ``work_dir``; a config with an
+    HR teacher gets ``teacher_checkpoint`` as the teacher's weights.
+
+    Raises:
+        ValueError: the config has an HR teacher and no
+            ``teacher_checkpoint`` is given.
+    """
+    from mmseg_dsrl.analysis.configs import (has_hr_teacher, load_config,
+                                             use_bn_without_cuda)
     from mmseg_dsrl.analysis.runs import set_data_root
     cfg = load_config(path)
     use_bn_without_cuda(cfg)
     if data_root is not None:
         set_data_root(cfg, data_root)
+    if has_hr_teacher(cfg):
+        if not teacher_checkpoint:
+            raise ValueError(
+                f'{path} trains with an HR teacher (model.hr_teacher): give '
+                '--teacher-checkpoint PATH or --random-teacher')
+        cfg.model.hr_teacher.checkpoint = teacher_checkpoint
     cfg.train_cfg.max_iters = iters
     for key in ('val_dataloader', 'val_cfg', 'val_evaluator'):
         cfg[key] = None
@@ -89,7 +117,8 @@ def training_cfg(path: str, work_dir: str, iters: int, seed: int,
     return cfg
 
 
-def time_one_run(path: str, work_dir: str, args) -> float:
+def time_one_run(path: str, work_dir: str, args,
+                 teacher_checkpoint: Optional[str] = None) -> float:
     """Seconds per iteration of one training run of ``path``."""
     from mmengine.runner import Runner
 
@@ -98,7 +127,8 @@ def time_one_run(path: str, work_dir: str, args) -> float:
         seconds_per_iteration,
     )
     runner = Runner.from_cfg(
-        training_cfg(path, work_dir, args.iters, args.seed, args.data_root))
+        training_cfg(path, work_dir, args.iters, args.seed, args.data_root,
+                     teacher_checkpoint))
     timer = IterationEndTimes()
     runner.register_hook(timer)
     runner.train()
@@ -122,6 +152,25 @@ def main(argv=None) -> List[dict]:
         raise FileExistsError(
             f'{taken[0]} exists; this tool does not overwrite earlier runs '
             '(pick another --work-dir)')
+    from mmseg_dsrl.analysis.configs import (has_hr_teacher, load_config,
+                                             save_initialised_teacher)
+    with_teacher = [
+        p for p in configs.values() if has_hr_teacher(load_config(p))
+    ]
+    teacher_checkpoint = args.teacher_checkpoint
+    if with_teacher and not (teacher_checkpoint or args.random_teacher):
+        raise ValueError(
+            f'{with_teacher[0]} trains with an HR teacher (model.hr_teacher): '
+            'give --teacher-checkpoint PATH or --random-teacher')
+    if with_teacher and args.random_teacher:
+        os.makedirs(args.work_dir, exist_ok=True)
+        teacher_checkpoint = osp.join(args.work_dir, 'random_teacher.pth')
+        if osp.exists(teacher_checkpoint):
+            raise FileExistsError(
+                f'{teacher_checkpoint} exists; this tool does not overwrite '
+                'earlier files (pick another --work-dir)')
+        save_initialised_teacher(load_config(with_teacher[0]),
+                                 teacher_checkpoint)
     rng = random.Random(args.seed)
     order = list(configs)
     times: Dict[str, List[float]] = {label: [] for label in configs}
@@ -130,7 +179,8 @@ def main(argv=None) -> List[dict]:
         for label in order:
             run_dir = run_dirs[(label, r)]
             os.makedirs(run_dir)
-            seconds = time_one_run(configs[label], run_dir, args)
+            seconds = time_one_run(configs[label], run_dir, args,
+                                   teacher_checkpoint)
             print(f'round {r}: {label}: {seconds * 1e3:.1f} ms/iter',
                   flush=True)
             times[label].append(seconds)
@@ -151,6 +201,7 @@ def main(argv=None) -> List[dict]:
                     iters=args.iters,
                     skip=args.skip,
                     rounds=args.rounds,
+                    teacher_checkpoint=teacher_checkpoint,
                     seconds_per_iter=times,
                     rows=rows),
                 f,
