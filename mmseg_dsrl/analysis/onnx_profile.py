@@ -18,9 +18,10 @@ def _shapes(entries: Sequence[dict]) -> List[Optional[List[int]]]:
 
 
 def _graph_weights(onnx_path: str) -> Dict[str, Dict[str, object]]:
-    """For every node of the exported graph: its op type, attributes and
-    the shapes of its initializer inputs (what ORT's profile leaves out
-    where it pre-packs weights, e.g. ConvTranspose)."""
+    """For every node of the exported graph: its op type, attributes, the
+    names of its inputs and outputs and the shapes of its initializer
+    inputs (what ORT's profile leaves out where it pre-packs weights, e.g.
+    ConvTranspose, or pads, e.g. NCHWc convolutions)."""
     import onnx
     model = onnx.load(onnx_path, load_external_data=False)
     inits = {i.name: list(i.dims) for i in model.graph.initializer}
@@ -28,10 +29,59 @@ def _graph_weights(onnx_path: str) -> Dict[str, Dict[str, object]]:
     for node in model.graph.node:
         nodes[node.name] = dict(
             op=node.op_type,
+            inputs=list(node.input),
+            outputs=list(node.output),
             weights=[inits.get(name) for name in node.input],
             attrs={a.name: onnx.helper.get_attribute_value(a)
                    for a in node.attribute})
     return nodes
+
+
+# Operators ORT fuses into a preceding convolution (activations, the
+# residual Add/Sum of its NCHWc kernels).
+_FUSED_AFTER_CONV = ('Relu', 'Clip', 'LeakyRelu', 'Sigmoid', 'HardSigmoid',
+                     'Tanh', 'Add', 'Sum')
+
+
+def definition_node(name: str, graph: Dict[str, Dict[str, object]],
+                    profiled: Sequence[str]) -> Optional[dict]:
+    """The node of the exported graph that a profiled node executes.
+
+    ORT keeps the graph's names, except where its NCHWc layout transformer
+    rewrites a convolution (and the activation or Add fused into it): that
+    node is named after the tensor it produces plus ``_nchwc``, and the
+    profile reports its weights with the channels padded to the block size
+    (8 with AVX2, 16 with AVX-512). Such a node is traced back from that
+    tensor through the fused operators (not into tensors that another
+    profiled node makes) to the one convolution that is not profiled under
+    its own name.
+
+    Returns:
+        dict | None: the graph node, None where none is found.
+    """
+    if name in graph:
+        return graph[name]
+    if not name.endswith('_nchwc'):
+        return None
+    producers = {out: n for n in graph.values() for out in n['outputs']}
+    own_names = set(profiled)
+    by_identity = {id(n): k for k, n in graph.items()}
+    start = name[:-len('_nchwc')]
+    frontier = [start]
+    found = []
+    while frontier:
+        tensor = frontier.pop()
+        if tensor != start and f'{tensor}_nchwc' in own_names:
+            continue  # made by another profiled node (e.g. a residual input)
+        node = producers.get(tensor)
+        if node is None:
+            continue
+        if node['op'] in _CONV_OPS:
+            if by_identity[id(node)] not in own_names:
+                found.append(node)
+        elif node['op'] in _FUSED_AFTER_CONV:
+            frontier.extend(node['inputs'])
+    return found[0] if len(found) == 1 else None
 
 
 def node_flops(op: str, inputs: Sequence[Optional[List[int]]],
@@ -41,21 +91,22 @@ def node_flops(op: str, inputs: Sequence[Optional[List[int]]],
     executed node; 0 for operators without products."""
     out = outputs[0] if outputs else None
     if op in _CONV_OPS or op == 'ConvTranspose':
-        weight = inputs[1] if len(inputs) > 1 else None
-        if (weight is None or len(weight) != 4) and graph_node is not None:
-            weight = graph_node['weights'][1] if len(
-                graph_node['weights']) > 1 else None
-        if weight is None or out is None or inputs[0] is None:
+        # The graph's weight first: the profile's may be padded (NCHWc).
+        graph_weights = (graph_node or {}).get('weights') or []
+        weight = graph_weights[1] if len(graph_weights) > 1 else None
+        if weight is None or len(weight) != 4:
+            weight = inputs[1] if len(inputs) > 1 else None
+        if weight is None or len(weight) != 4 or out is None \
+                or inputs[0] is None:
             return 0.0
-        groups = int((graph_node or {}).get('attrs', {}).get('group', 1))
         if op == 'ConvTranspose':
             # weight (Cin, Cout / g, kh, kw): every input pixel is spread
             # over a kh x kw window of each of its group's outputs.
-            n, cin = inputs[0][0], inputs[0][1]
+            n, cin = inputs[0][0], weight[0]
             pixels = int(np.prod(inputs[0][2:]))
             return 2.0 * n * cin * pixels * int(np.prod(weight[1:]))
         # weight (Cout, Cin / g, kh, kw) per output pixel
-        n, cout = out[0], out[1]
+        n, cout = out[0], weight[0]
         return 2.0 * n * cout * int(np.prod(out[2:])) * int(
             np.prod(weight[1:]))
     if op in ('MatMul', 'Gemm', 'FusedMatMul') and len(inputs) > 1:
@@ -95,12 +146,13 @@ def profile_onnx(onnx_path: str, x: np.ndarray, runs: int,
                            f'{runs + 1}')
     first_end = run_spans[0][1]
     graph = _graph_weights(onnx_path)
+    kernel_events = [
+        e for e in events if e.get('cat') == 'Node'
+        and e['name'].endswith('_kernel_time') and e['ts'] > first_end
+    ]  # the warm-up run left out
+    profiled = {e['name'][:-len('_kernel_time')] for e in kernel_events}
     nodes: Dict[str, dict] = {}
-    for e in events:
-        if e.get('cat') != 'Node' or not e['name'].endswith('_kernel_time'):
-            continue
-        if e['ts'] <= first_end:
-            continue  # the warm-up run
+    for e in kernel_events:
         args = e['args']
         node_name = e['name'][:-len('_kernel_time')]
         entry = nodes.get(node_name)
@@ -112,7 +164,7 @@ def profile_onnx(onnx_path: str, x: np.ndarray, runs: int,
                 times_us=[],
                 flops=node_flops(op, _shapes(args.get('input_type_shape', [])),
                                  _shapes(args.get('output_type_shape', [])),
-                                 graph.get(node_name)))
+                                 definition_node(node_name, graph, profiled)))
         entry['times_us'].append(e['dur'])
     out = []
     for entry in nodes.values():
