@@ -353,18 +353,22 @@ def machines_table(rows_a: Sequence[dict], rows_b: Sequence[dict],
         ])
     if not cells:
         return []
-    what = (f'minus {a[reference]["name"]}, same seed, '
-            if reference else 'mIoU, ')
+    what = (f'minus {reference}, same seed and machine'
+            if reference else 'mIoU')
     return [''] + markdown_table([
-        'model', 'seeds', what + labels[0], what + labels[1],
-        f'{labels[1]} - {labels[0]}', 'mean ± std'
+        f'model ({what})', 'seeds', labels[0], labels[1],
+        'second - first', 'mean ± std'
     ], cells).split('\n')
 
 
 def _batch_label(folder: str, records: Sequence[dict]) -> str:
     """A batch folder named with the CPU its runs had (from provenance)."""
-    cpus = sorted({str((r.get('provenance') or {}).get('cpu', '?'))
-                   for r in records})
+    cpus = sorted({
+        re.sub(r'\((R|TM)\)| Processor| CPU', '',
+               str((r.get('provenance') or {}).get(
+                   'cpu', 'CPU not recorded'))).strip()
+        for r in records
+    })
     return f'{folder} ({", ".join(cpus)})'
 
 

@@ -80,21 +80,23 @@ def test_machines_table_compares_two_batches_seed_by_seed():
     difference within each machine, for the seeds both batches have."""
     a = [record('lr', 0, 40.0), record('lr', 1, 42.0),
          record('dsrl', 0, 41.0), record('dsrl', 1, 41.5)]
-    b = [record('lr', 1, 43.0, provenance={'cpu': 'Xeon'}),
-         record('lr', 2, 44.0, provenance={'cpu': 'Xeon'}),
-         record('dsrl', 1, 44.5, provenance={'cpu': 'Xeon'})]
+    xeon = {'cpu': 'Intel(R) Xeon(R) Processor'}
+    b = [record('lr', 1, 43.0, provenance=xeon),
+         record('lr', 2, 44.0, provenance=xeon),
+         record('dsrl', 1, 44.5, provenance=xeon)]
     for folder, batch in (('m1', a), ('m2', b)):
         for r in batch:
             r['_path'] = f'{folder}/' + rr.record_name(r)
     raw = rr.render_block('machines dirs=m1,m2 keys=lr,dsrl', a + b)
     lines = raw.splitlines()
-    assert lines[0] == ('| model | seeds | mIoU, m1 (x) | mIoU, m2 (Xeon) '
-                        '| m2 (Xeon) - m1 (x) | mean ± std |')
+    assert lines[0] == ('| model (mIoU) | seeds | m1 (x) | m2 (Intel Xeon) '
+                        '| second - first | mean ± std |')
     # lr: only seed 1 is in both; dsrl: seed 1
     assert lines[2] == '| LR | 1 | 42.00 | 43.00 | +1.00 | +1.00 (1 seed) |'
     assert lines[3] == '| DSRL | 1 | 41.50 | 44.50 | +3.00 | +3.00 (1 seed) |'
     paired = rr.render_block('machines dirs=m1,m2 keys=dsrl reference=lr',
                              a + b).splitlines()
+    assert paired[0].startswith('| model (minus lr, same seed and machine) |')
     # seed 1: dsrl - lr is -0.50 on m1 and +1.50 on m2
     assert paired[2] == ('| DSRL | 1 | -0.50 | +1.50 | +2.00 | '
                          '+2.00 (1 seed) |')
