@@ -85,12 +85,7 @@ def training_cfg(path: str, work_dir: str, iters: int, seed: int,
                  teacher_checkpoint: Optional[str] = None):
     """``path``'s config, trained for ``iters`` iterations without
     validation or checkpoints, logging into ``work_dir``; a config with an
-    HR teacher gets ``teacher_checkpoint`` as the teacher's weights.
-
-    Raises:
-        ValueError: the config has an HR teacher and no
-            ``teacher_checkpoint`` is given.
-    """
+    HR teacher gets ``teacher_checkpoint`` as the teacher's weights."""
     from mmseg_dsrl.analysis.configs import (has_hr_teacher, load_config,
                                              use_bn_without_cuda)
     from mmseg_dsrl.analysis.runs import set_data_root
@@ -98,11 +93,7 @@ def training_cfg(path: str, work_dir: str, iters: int, seed: int,
     use_bn_without_cuda(cfg)
     if data_root is not None:
         set_data_root(cfg, data_root)
-    if has_hr_teacher(cfg):
-        if not teacher_checkpoint:
-            raise ValueError(
-                f'{path} trains with an HR teacher (model.hr_teacher): give '
-                '--teacher-checkpoint PATH or --random-teacher')
+    if has_hr_teacher(cfg) and teacher_checkpoint:  # main() checked it is given
         cfg.model.hr_teacher.checkpoint = teacher_checkpoint
     cfg.train_cfg.max_iters = iters
     for key in ('val_dataloader', 'val_cfg', 'val_evaluator'):
