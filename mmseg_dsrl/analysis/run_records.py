@@ -361,6 +361,68 @@ def machines_table(rows_a: Sequence[dict], rows_b: Sequence[dict],
     ], cells).split('\n')
 
 
+def pooled_table(batches: Sequence[Sequence[dict]], labels: Sequence[str],
+                 keys: Sequence[str], reference: str,
+                 high: Optional[str] = None) -> List[str]:
+    """Paired differences pooled over batches of runs (machines) without
+    pairing across them: per row and seed, ``row - reference`` within the
+    first batch (in the order given) that has both for that seed; with
+    ``high``, the share of the ``reference`` -> ``high`` gap the row closes,
+    all three from that one batch. The seeds column names the batch each
+    seed's figure comes from; the figures follow that column's order."""
+    by_batch = [{r['key']: dict(zip(r['seed_list'], r['mious']))
+                 for r in rows} for rows in batches]
+    names = {r['key']: r['name'] for rows in batches for r in rows}
+    needed = [reference] + ([high] if high else [])
+    cells = []
+    for key in keys:
+        if key in needed:
+            continue
+        picked = {}  # seed -> batch index
+        for i, rows in enumerate(by_batch):
+            if key not in rows or any(k not in rows for k in needed):
+                continue
+            for seed in rows[key]:
+                if seed not in picked and all(seed in rows[k]
+                                              for k in needed):
+                    picked[seed] = i
+        if not picked:
+            continue
+        # grouped by folder, in the order the seeds column names them
+        seeds = sorted(picked, key=lambda s: (picked[s], s))
+        values, gaps = [], []
+        for s in seeds:
+            rows = by_batch[picked[s]]
+            diff = rows[key][s] - rows[reference][s]
+            if high:
+                gaps.append(rows[high][s] - rows[reference][s])
+                values.append(diff / gaps[-1] * 100)
+            else:
+                values.append(diff)
+        where = '; '.join(
+            f'{", ".join(str(s) for s in seeds if picked[s] == i)} '
+            f'({labels[i]})' for i in sorted(set(picked.values())))
+        line = [names[key], where]
+        if high:
+            line.append(', '.join(f'{g:+.2f}' for g in gaps))
+            line += [', '.join(f'{v:+.0f} %' for v in values),
+                     format_difference(values, digits=0, unit=' %')]
+        else:
+            line += [', '.join(f'{v:+.2f}' for v in values),
+                     format_difference(values)]
+        cells.append(line)
+    if not cells:
+        return []
+    if high:
+        head = [f'gap {names[reference]} -> {names[high]}',
+                'share of the gap closed']
+    else:
+        head = [f'minus {names[reference]}, same seed and machine']
+    return [''] + markdown_table(
+        ['model', 'seeds (records folder)'] + head + ['mean ± std'],
+        cells).split('\n')
+
+
 def _batch_label(folder: str, records: Sequence[dict]) -> str:
     """A batch folder named with the CPU its runs had (from provenance)."""
     cpus = sorted({
@@ -390,21 +452,31 @@ def _parse_spec(spec: str) -> Tuple[str, Dict[str, str]]:
     return kind, options
 
 
-def _render_machines(spec: str, options: Dict[str, str],
-                     records: Sequence[dict],
-                     keys: Optional[Sequence[str]]) -> str:
-    """The ``machines`` block: ``dirs=A,B`` compared seed by seed."""
-    folders = options.get('dirs', '').split(',')
-    if len(folders) != 2 or keys is None:
+def _render_batches(kind: str, spec: str, options: Dict[str, str],
+                    records: Sequence[dict],
+                    keys: Optional[Sequence[str]]) -> str:
+    """The blocks over several record folders (``dirs=A,B``): ``machines``
+    (the same seeds compared between two folders) and ``pooled`` (paired
+    differences, or gap shares with ``high=``, each within one folder)."""
+    folders = [f.rstrip('/') for f in options.get('dirs', '').split(',')]
+    if kind == 'machines' and (len(folders) != 2 or keys is None):
         raise ValueError(f'generated block "{spec}": machines needs '
                          'dirs=A,B (two record folders) and keys=')
-    batches = [[r for r in records
-                if r['_path'].startswith(f.rstrip('/') + '/')]
+    if kind == 'pooled' and (len(folders) < 2 or keys is None
+                             or 'reference' not in options):
+        raise ValueError(f'generated block "{spec}": pooled needs '
+                         'dirs=A,B[,...] (record folders, in the order '
+                         'seeds are taken from), reference= and keys=')
+    batches = [[r for r in records if r['_path'].startswith(f + '/')]
                for f in folders]
-    lines = machines_table(
-        rows_from_records(batches[0]), rows_from_records(batches[1]),
-        [_batch_label(f, b) for f, b in zip(folders, batches)], keys,
-        options.get('reference'))[1:]
+    labels = [_batch_label(f, b) for f, b in zip(folders, batches)]
+    rows = [rows_from_records(b) for b in batches]
+    if kind == 'machines':
+        lines = machines_table(rows[0], rows[1], labels, keys,
+                               options.get('reference'))[1:]
+    else:
+        lines = pooled_table(rows, labels, keys, options['reference'],
+                             options.get('high'))[1:]
     if not lines:
         raise ValueError(f'generated block "{spec}": the records give no '
                          'rows for it')
@@ -417,7 +489,10 @@ def render_block(spec: str, records: Sequence[dict],
     a table kind, then ``dir=SUBFOLDER`` (records of one batch of runs,
     e.g. one machine), ``iters=N``, ``keys=a,b``, ``reference=k``,
     ``low=k``, ``high=k``, ``output=HxW``; the ``machines`` table takes
-    ``dirs=A,B``: two batches of the same rows, compared seed by seed)."""
+    ``dirs=A,B``: two batches of the same rows, compared seed by seed; the
+    ``pooled`` table takes ``dirs=A,B,...``, ``reference=`` and optionally
+    ``high=``: paired differences or gap shares, each seed's from the first
+    folder that has all its rows)."""
     kind, options = _parse_spec(spec)
     known = {'dir', 'dirs', 'iters', 'keys', 'reference', 'low', 'high',
              'output'}
@@ -432,8 +507,8 @@ def render_block(spec: str, records: Sequence[dict],
         and (not folder or r['_path'].startswith(folder + '/'))
     ]
     keys = options['keys'].split(',') if 'keys' in options else None
-    if kind == 'machines':
-        return _render_machines(spec, options, chosen, keys)
+    if kind in ('machines', 'pooled'):
+        return _render_batches(kind, spec, options, chosen, keys)
     rows = rows_from_records(chosen)
     picked = rows_from_records(chosen, keys) if keys else rows
     for row in picked:
@@ -454,7 +529,7 @@ def render_block(spec: str, records: Sequence[dict],
     else:
         raise ValueError(f'unknown generated table kind {kind!r} '
                          '(summary, detail, losses, curves, paired, gap, '
-                         'machines)')
+                         'machines, pooled)')
     if not lines:
         raise ValueError(f'generated block "{spec}": the records give no '
                          'rows for it')

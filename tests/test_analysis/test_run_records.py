@@ -106,6 +106,52 @@ def test_machines_table_compares_two_batches_seed_by_seed():
         rr.render_block('machines dirs=m1,m2 keys=full', a + b)
 
 
+def test_pooled_table_pairs_each_seed_within_one_machine():
+    """Seeds spread over two machines: each seed's difference (or gap
+    share) comes from the first folder that has every row it needs, never
+    from rows of two machines."""
+    xeon = {'cpu': 'Intel(R) Xeon(R) Processor'}
+    a = [record('lr', 0, 40.0), record('lr', 1, 42.0),
+         record('full', 0, 44.0), record('full', 1, 46.0),
+         record('kd', 0, 41.0), record('kd', 1, 44.0)]
+    b = [record('lr', 1, 50.0, provenance=xeon),
+         record('lr', 2, 44.0, provenance=xeon),
+         record('full', 2, 48.0, provenance=xeon),
+         record('kd', 1, 10.0, provenance=xeon),
+         record('kd', 2, 45.0, provenance=xeon),
+         record('paper', 2, 43.0, provenance=xeon)]
+    for folder, batch in (('m1', a), ('m2', b)):
+        for r in batch:
+            r['_path'] = f'{folder}/' + rr.record_name(r)
+    lines = rr.render_block(
+        'pooled dirs=m1,m2 reference=lr keys=kd,paper', a + b).splitlines()
+    assert lines[0] == ('| model | seeds (records folder) | minus LR, same '
+                        'seed and machine | mean ± std |')
+    # kd seed 1 is on both machines: the first folder's (+2.00) is taken,
+    # never m2's kd (10.0) against m1's lr; seed 2 only pairs on m2
+    assert lines[2] == ('| KD | 0, 1 (m1 (x)); 2 (m2 (Intel Xeon)) | '
+                        '+1.00, +2.00, +1.00 | +1.33 ± 0.58 |')
+    assert lines[3] == ('| PAPER | 2 (m2 (Intel Xeon)) | -1.00 | '
+                        '-1.00 (1 seed) |')
+    # reversed order: seed 1 from m2 now
+    rev = rr.render_block('pooled dirs=m2,m1 reference=lr keys=kd',
+                          a + b).splitlines()
+    assert rev[2].startswith('| KD | 1, 2 (m2 (Intel Xeon)); 0 (m1 (x)) | '
+                             '-40.00, +1.00, +1.00 |')
+    gap = rr.render_block('pooled dirs=m1,m2 reference=lr high=full '
+                          'keys=kd,paper', a + b).splitlines()
+    # seed 0: 1 of 4 (25 %), seed 1: 2 of 4 (50 %), seed 2 (m2): 1 of 4;
+    # paper seed 2: -1 of 4 (-25 %)
+    assert gap[2] == ('| KD | 0, 1 (m1 (x)); 2 (m2 (Intel Xeon)) | +4.00, '
+                      '+4.00, +4.00 | +25 %, +50 %, +25 % | +33 ± 14 % |')
+    assert gap[3] == ('| PAPER | 2 (m2 (Intel Xeon)) | +4.00 | -25 % | '
+                      '-25 % (1 seed) |')
+    with pytest.raises(ValueError, match='pooled needs'):
+        rr.render_block('pooled dirs=m1,m2 keys=kd', a + b)
+    with pytest.raises(ValueError, match='give no rows'):
+        rr.render_block('pooled dirs=m1,m2 reference=lr keys=other', a + b)
+
+
 def test_page_check_names_the_first_difference(tmp_path):
     for r in [record('lr', 0, 40.0), record('dsrl', 0, 41.25)]:
         rr.write_record(r, str(tmp_path / 'records' / 'run1'))
