@@ -277,11 +277,23 @@ def curve_table(rows: Sequence[dict]) -> List[str]:
         ['model', 'seeds'] + [f'{i} it' for i in iters], cells).split('\n')
 
 
+def _mious_by_key(rows: Sequence[dict]) -> Dict[str, Dict[int, float]]:
+    """``{key: {seed: mIoU}}`` of table rows."""
+    return {r['key']: dict(zip(r['seed_list'], r['mious'])) for r in rows}
+
+
+def _gap_cells(gaps: Sequence[float], shares: Sequence[float]) -> List[str]:
+    """The gap, share-closed and mean cells of a gap-share table row."""
+    return [', '.join(f'{g:+.2f}' for g in gaps),
+            ', '.join(f'{s:+.0f} %' for s in shares),
+            format_difference(shares, digits=0, unit=' %')]
+
+
 def gap_table(rows: Sequence[dict], low: str, high: str,
               keys: Sequence[str]) -> List[str]:
     """Per seed, the share of the ``low`` -> ``high`` mIoU gap each row of
     ``keys`` closes: (row - low) / (high - low), seeds all three share."""
-    by_key = {r['key']: dict(zip(r['seed_list'], r['mious'])) for r in rows}
+    by_key = _mious_by_key(rows)
     if low not in by_key or high not in by_key:
         return []
     names = {r['key']: r['name'] for r in rows}
@@ -295,12 +307,8 @@ def gap_table(rows: Sequence[dict], low: str, high: str,
         gaps = [by_key[high][s] - by_key[low][s] for s in seeds]
         shares = [(by_key[key][s] - by_key[low][s]) / g * 100
                   for s, g in zip(seeds, gaps)]
-        cells.append([
-            names[key], ', '.join(map(str, seeds)),
-            ', '.join(f'{g:+.2f}' for g in gaps),
-            ', '.join(f'{s:+.0f} %' for s in shares),
-            format_difference(shares, digits=0, unit=' %')
-        ])
+        cells.append([names[key], ', '.join(map(str, seeds))] +
+                     _gap_cells(gaps, shares))
     if not cells:
         return []
     return [''] + markdown_table([
@@ -370,8 +378,7 @@ def pooled_table(batches: Sequence[Sequence[dict]], labels: Sequence[str],
     ``high``, the share of the ``reference`` -> ``high`` gap the row closes,
     all three from that one batch. The seeds column names the batch each
     seed's figure comes from; the figures follow that column's order."""
-    by_batch = [{r['key']: dict(zip(r['seed_list'], r['mious']))
-                 for r in rows} for rows in batches]
+    by_batch = [_mious_by_key(rows) for rows in batches]
     names = {r['key']: r['name'] for rows in batches for r in rows}
     needed = [reference] + ([high] if high else [])
     cells = []
@@ -402,15 +409,10 @@ def pooled_table(batches: Sequence[Sequence[dict]], labels: Sequence[str],
         where = '; '.join(
             f'{", ".join(str(s) for s in seeds if picked[s] == i)} '
             f'({labels[i]})' for i in sorted(set(picked.values())))
-        line = [names[key], where]
-        if high:
-            line.append(', '.join(f'{g:+.2f}' for g in gaps))
-            line += [', '.join(f'{v:+.0f} %' for v in values),
-                     format_difference(values, digits=0, unit=' %')]
-        else:
-            line += [', '.join(f'{v:+.2f}' for v in values),
-                     format_difference(values)]
-        cells.append(line)
+        cells.append([names[key], where] + (
+            _gap_cells(gaps, values) if high else
+            [', '.join(f'{v:+.2f}' for v in values),
+             format_difference(values)]))
     if not cells:
         return []
     if high:
