@@ -13,12 +13,13 @@ from . import (  # noqa: E402,F401
     datasets,
     engine,
     evaluation,
+    model_converters,
     models,
     upstream,
 )
 
 __version__ = '0.1.0'
 __all__ = [
-    '__version__', 'compression', 'datasets', 'engine', 'evaluation', 'models',
-    'upstream'
+    '__version__', 'compression', 'datasets', 'engine', 'evaluation',
+    'model_converters', 'models', 'upstream'
 ]

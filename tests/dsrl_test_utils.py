@@ -219,3 +219,95 @@ def assert_finite_gradients(model):
         assert p.grad is not None, f'{n} got no gradient'
         assert torch.isfinite(p.grad).all(), f'{n} has a non-finite grad'
     assert sum(p.grad.abs().sum() for _, p in trainable) > 0
+
+
+# ----------------------------------------------------------------------
+# Real data beside the checkout (benchmarks and parity checks only)
+# ----------------------------------------------------------------------
+SHARED = osp.join(osp.dirname(REPO), 'shared')
+EDGENETS = osp.join(SHARED, 'pretrained', 'edgenets')
+EDGENETS_CHECKPOINTS = {
+    '512x256': osp.join(EDGENETS, 'espnetv2_s_2.0_city_512x256.pth'),
+    '1024x512': osp.join(EDGENETS, 'espnetv2_s_2.0_city_1024x512.pth'),
+}
+EDGENETS_REFERENCE = osp.join(EDGENETS, 'espnetv2_city_reference.pt')
+
+
+def edgenets_state_dict(widths=(16, 32, 64, 128), classes=6, pyramid=3,
+                        decoder=(64, 48, 32), num_blocks=(3, 7), seed=0):
+    """A random state_dict with the keys and shapes of EdgeNets'
+    ``ESPNetv2Segmentation`` (written from its module structure: espnet_utils
+    CBR / CB / BR with conv, bn, act; cnn_utils' Sequential CBR / BR with
+    0, 1, 2; K = 4 branches; 5 pyramid scales)."""
+    import math
+    from collections import OrderedDict
+    g = torch.Generator().manual_seed(seed)
+    sd = OrderedDict()
+
+    def t(*shape):
+        return torch.randn(shape, generator=g)
+
+    def bn(prefix, c):
+        sd[f'{prefix}.weight'] = t(c).abs() + 0.5
+        sd[f'{prefix}.bias'] = t(c)
+        sd[f'{prefix}.running_mean'] = t(c) * 0.1
+        sd[f'{prefix}.running_var'] = t(c).abs() + 0.5
+        sd[f'{prefix}.num_batches_tracked'] = torch.tensor(7)
+
+    def cbr(prefix, cin, cout, k, groups=1, act=True, names=('conv', 'bn',
+                                                             'act')):
+        sd[f'{prefix}.{names[0]}.weight'] = t(cout, cin // groups, k, k)
+        bn(f'{prefix}.{names[1]}', cout)
+        if act:
+            sd[f'{prefix}.{names[2]}.weight'] = t(cout).abs() * 0.25
+
+    def eesp(prefix, cin, cout):
+        n = cout // 4
+        cbr(f'{prefix}.proj_1x1', cin, n, 1, groups=4)
+        for i in range(4):
+            sd[f'{prefix}.spp_dw.{i}.conv.weight'] = t(n, 1, 3, 3)
+        cbr(f'{prefix}.conv_1x1_exp', cout, cout, 1, groups=4, act=False)
+        bn(f'{prefix}.br_after_cat.bn', cout)
+        sd[f'{prefix}.br_after_cat.act.weight'] = t(cout).abs() * 0.25
+        sd[f'{prefix}.module_act.weight'] = t(cout).abs() * 0.25
+
+    def down(prefix, cin, cout):
+        eesp(f'{prefix}.eesp', cin, cout - cin)
+        cbr(f'{prefix}.inp_reinf.0', 3, 3, 3)
+        cbr(f'{prefix}.inp_reinf.1', 3, cout, 1, act=False)
+        sd[f'{prefix}.act.weight'] = t(cout).abs() * 0.25
+
+    c1, c2, c3, c4 = widths
+    cbr('base_net.level1', 3, c1, 3)
+    down('base_net.level2_0', c1, c2)
+    down('base_net.level3_0', c2, c3)
+    for i in range(num_blocks[0]):
+        eesp(f'base_net.level3.{i}', c3, c3)
+    down('base_net.level4_0', c3, c4)
+    for i in range(num_blocks[1]):
+        eesp(f'base_net.level4.{i}', c4, c4)
+    seq = ('0', '1', '2')
+    for level, (cin, cout) in enumerate(
+            zip((c4, *decoder), (*decoder, classes)), 1):
+        p = f'bu_dec_l{level}'
+        for i in range(5):
+            sd[f'{p}.stages.{i}.weight'] = t(pyramid, 1, 3, 3)
+        cbr(f'{p}.projection_layer.cbr', cin, pyramid, 1, names=seq)
+        bn(f'{p}.merge_layer.0.br.0', 5 * pyramid)
+        sd[f'{p}.merge_layer.0.br.1.weight'] = t(5 * pyramid).abs() * 0.25
+        cbr(f'{p}.merge_layer.2.cbr', 5 * pyramid, pyramid, 3,
+            groups=pyramid, names=seq)
+        sd[f'{p}.merge_layer.3.weight'] = t(cout, pyramid, 1, 1)
+        if level == 4:
+            sd[f'{p}.merge_layer.3.bias'] = t(cout)
+        else:
+            bn(f'{p}.br.br.0', cout)
+            sd[f'{p}.br.br.1.weight'] = t(cout).abs() * 0.25
+    for level, (cin, cout) in zip((2, 3, 4), zip((c3, c2, c1), decoder)):
+        p = f'merge_enc_dec_l{level}'
+        sd[f'{p}.wt_layer.1.weight'] = t(cout, cin, 1, 1)
+        cbr(f'{p}.expansion_layer.cbr', cin, cout, 3,
+            groups=math.gcd(cin, cout), names=seq)
+        bn(f'bu_br_l{level}.0', cout)
+        sd[f'bu_br_l{level}.1.weight'] = t(cout).abs() * 0.25
+    return sd

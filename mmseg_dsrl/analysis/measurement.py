@@ -12,18 +12,19 @@ from torch import nn
 from mmseg_dsrl.utils.inference_model import build_inference_model  # noqa: F401,E501 (re-exported for the tools)
 
 
-
-
 def random_inputs(model: nn.Module,
                   shape: Tuple[int, int],
                   batch_size: int = 1) -> torch.Tensor:
-    """A normalised random batch as the data preprocessor would make it."""
+    """A normalised random batch as the data preprocessor would make it
+    (padded as its ``test_cfg`` says, e.g. to a ``size_divisor``)."""
+    from mmseg.structures import SegDataSample
     data = dict(
         inputs=[
             torch.randint(0, 256, (3, *shape), dtype=torch.uint8)
             for _ in range(batch_size)
         ],
-        data_samples=None)
+        # the preprocessor records padding in the samples when it pads
+        data_samples=[SegDataSample() for _ in range(batch_size)])
     return model.data_preprocessor(data, False)['inputs']
 
 
