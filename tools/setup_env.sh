@@ -76,7 +76,13 @@ fi
 if ! have torch_pruning onnx onnxruntime; then
   log "installing torch-pruning, onnx, onnxruntime"
   "${PIP[@]}" install 'torch-pruning>=1.5,<2' onnx onnxruntime \
-    'setuptools>=77,<81' 
+    'ml-dtypes<0.6' 'numpy<2' 'setuptools>=77,<81'
+fi
+# onnx imports ml_dtypes, whose 0.6+ wheels are built for numpy 2 only
+# (with numpy<2, onnx's import fails inside every ONNX export).
+if ! "$PY" -c "import sys, ml_dtypes; sys.exit(tuple(map(int, ml_dtypes.__version__.split('.')[:2])) >= (0, 6))" 2>/dev/null; then
+  log "installing ml-dtypes<0.6 (numpy<2 builds, for onnx)"
+  "${PIP[@]}" install 'ml-dtypes<0.6' 'numpy<2'
 fi
 
 # The OpenVINO deployment paths (fp32, INT8 of the quantized ONNX graph).

@@ -56,10 +56,9 @@ class SSSRHead(BaseModule):
     <https://openaccess.thecvf.com/content_CVPR_2020/papers/Wang_Dual_Super-Resolution_Learning_for_Semantic_Segmentation_CVPR_2020_paper.pdf>`_.
 
     Wraps an unchanged mmseg decode head and adds :class:`SSSRUpsample`
-    (stride-2 transposed convolutions + norm + activation; for class scores
-    the last stage is a plain deconvolution, since a ReLU or a norm on the
-    scores would clip negative evidence or remove the class offsets) after
-    it:
+    (stride-2 transposed convolutions; by default plain ones initialised to
+    the wrapped head's own bilinear x2, so that at initialisation DSRL
+    predicts what the head predicts by resizing, see ``form``) after it:
 
     .. code:: text
 
@@ -100,9 +99,18 @@ class SSSRHead(BaseModule):
         upsample_factor (int): Learned upsampling, a power of two. Default
             4 (two stages, as in the official release).
         variant (str): 'logits' or 'features'. Default 'logits'.
-        norm_cfg (dict, optional): Norm of the deconvolution stages and of
-            the FA transform. Default BN.
-        act_cfg (dict, optional): Activation of the stages. Default ReLU.
+        form (str): The upsampling stages (:class:`SSSRUpsample`):
+            'linear' (default; plain deconvolutions in the wrapped head's
+            ``align_corners`` convention) or 'norm-act' (3x3 deconvolutions
+            + norm + activation; for 'logits' the last stage plain, unless
+            ``plain_last=False``; the official release is 'norm-act' with a
+            PReLU on every stage).
+        norm_cfg (dict, optional): Norm of the FA transform and of the
+            'norm-act' stages. Default BN.
+        act_cfg (dict, optional): Activation of the 'norm-act' stages.
+            Default ReLU.
+        plain_last (bool, optional): 'norm-act': whether the last stage is
+            a plain deconvolution. Default: for 'logits' only.
         fa_transform_channels (int, optional): Output channels of the FA
             feature transform; None keeps the input channels. Only used when
             ``with_fa_transform``.
@@ -126,8 +134,10 @@ class SSSRHead(BaseModule):
                  head: ConfigType,
                  upsample_factor: int = 4,
                  variant: str = 'logits',
+                 form: str = 'linear',
                  norm_cfg: OptConfigType = None,
                  act_cfg: OptConfigType = None,
+                 plain_last: Optional[bool] = None,
                  fa_transform_channels: Optional[int] = None,
                  with_fa_transform: bool = False,
                  with_hr_scores: bool = False,
@@ -154,9 +164,12 @@ class SSSRHead(BaseModule):
         self.upsample = SSSRUpsample(
             channels,
             upsample_factor,
+            form=form,
+            align_corners=self.head.align_corners,
             norm_cfg=norm_cfg,
             act_cfg=act_cfg,
-            linear_last=variant == 'logits',
+            plain_last=variant == 'logits'
+            if plain_last is None else plain_last,
             init=deconv_init)
         self.inference_output_index = inference_output_index
         self.with_hr_scores = with_hr_scores
@@ -249,7 +262,8 @@ class SSSRHead(BaseModule):
     def forward(self, inputs: List[Tensor], *args) -> Any:
         """The wrapped head's output with its class-score maps at HR: shape
         (B, K, h * f, w * f) for a head output of size (h, w) and
-        ``f = upsample_factor``. ``args`` go to the wrapped head (a cascade
+        ``f = upsample_factor`` ((h - 1) * f + 1, ... for the 'linear' form
+        of an ``align_corners=True`` head: its grid's samples). ``args`` go to the wrapped head (a cascade
         stage's ``prev_output``)."""
         return self._hr_outputs(inputs, *args, with_fa_source=False)[0]
 
