@@ -219,6 +219,21 @@ def _summary(keys: List[str], limit: int = 3) -> str:
     return f'{len(keys)} ({shown}{", ..." if len(keys) > limit else ""})'
 
 
+def _as_the_model_loads_it(model, state_dict: dict) -> dict:
+    """``state_dict`` with the keys that modules move on load moved (a DSRL
+    model's SSSR heads take their plain head's keys), so the summary counts
+    what is loaded."""
+    from mmseg_dsrl.models.decode_heads.sssr_head import SSSRHead
+    heads = [name for name, m in model.named_modules()
+             if isinstance(m, SSSRHead)]
+    if not heads:
+        return state_dict
+    state_dict = dict(state_dict)
+    for name in heads:
+        SSSRHead.move_plain_head_keys(state_dict, f'{name}.')
+    return state_dict
+
+
 def check_state_dict_matches(original: Callable) -> Callable:
     """Wrap mmengine's ``load_state_dict``: a checkpoint with no key in
     common with the model (another architecture) raises with the keys
@@ -234,6 +249,7 @@ def check_state_dict_matches(original: Callable) -> Callable:
         while is_model_wrapper(inner) or isinstance(inner, BaseTTAModel):
             inner = inner.module
         model_keys = set(inner.state_dict().keys())
+        state_dict = _as_the_model_loads_it(inner, state_dict)
         given = list(state_dict.keys())
         common = model_keys.intersection(given)
         if given and model_keys and not common:

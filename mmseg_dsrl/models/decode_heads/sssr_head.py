@@ -1,6 +1,7 @@
 """SSSR head of DSRL: any mmseg decode head + learned upsampling to HR."""
 from typing import Any, Callable, List, NamedTuple, Optional, Tuple
 
+import torch
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
@@ -183,6 +184,29 @@ class SSSRHead(BaseModule):
                 norm_cfg=norm_cfg,
                 act_cfg=dict(type='ReLU'))
 
+    _OWN_PREFIXES = ('head.', 'upsample.', 'fa_transform.')
+
+    @classmethod
+    def move_plain_head_keys(cls, state_dict: dict, prefix: str) -> None:
+        """In place: a checkpoint of the segmentor without DSRL (an LR
+        baseline, a pretrained model) has its decode head's weights at
+        ``{prefix}{name}``; they are the wrapped head's
+        ``{prefix}head.{name}`` (moved unless the checkpoint has that too).
+        """
+        for key in [k for k in state_dict if k.startswith(prefix)]:
+            rest = key[len(prefix):]
+            if not rest.startswith(cls._OWN_PREFIXES) and \
+                    f'{prefix}head.{rest}' not in state_dict:
+                state_dict[f'{prefix}head.{rest}'] = state_dict.pop(key)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str,
+                              *args, **kwargs) -> None:
+        """Loads a checkpoint of the model without DSRL too
+        (:meth:`move_plain_head_keys`), e.g. ``load_from`` an LR baseline's
+        or a pretrained model's checkpoint to fine-tune it with DSRL."""
+        self.move_plain_head_keys(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     # The segmentor and mmseg's post-processing read these from decode_head.
     @property
     def num_classes(self) -> int:
@@ -326,17 +350,20 @@ class SSSRHead(BaseModule):
                 self._main_score_map(outputs) if self.with_hr_scores
                 else None)
 
-        if keeps_default_loss(self.head) and len(args) == 2:
-            outputs, feats = hr_outputs(inputs)
-            return self.head.loss_by_feat(outputs, batch_data_samples), feats
-        kept: List[Optional[SSSRTrainingFeatures]] = [None]
+        label_size = batch_data_samples[0].gt_sem_seg.data.shape[-2:]
+        with self.upsample.resized_to(label_size):
+            if keeps_default_loss(self.head) and len(args) == 2:
+                outputs, feats = hr_outputs(inputs)
+                return self.head.loss_by_feat(outputs,
+                                              batch_data_samples), feats
+            kept: List[Optional[SSSRTrainingFeatures]] = [None]
 
-        def forward(inputs: List[Tensor], *head_args) -> Any:
-            outputs, kept[0] = hr_outputs(inputs, *head_args)
-            return outputs
+            def forward(inputs: List[Tensor], *head_args) -> Any:
+                outputs, kept[0] = hr_outputs(inputs, *head_args)
+                return outputs
 
-        with forward_replaced(self.head, forward):
-            losses = self.head.loss(inputs, *args)
+            with forward_replaced(self.head, forward):
+                losses = self.head.loss(inputs, *args)
         return losses, kept[0]
 
     def loss(self, inputs: List[Tensor], *args) -> dict:
@@ -389,15 +416,30 @@ class SSSRHead(BaseModule):
     def predict(self, inputs: List[Tensor], *args) -> Tensor:
         """The wrapped head's prediction from its HR outputs, resized to the
         image by the wrapped head (``args``: ``(batch_img_metas,
-        test_cfg)``, with a cascade stage's ``prev_output`` first)."""
-        if keeps_default_predict(self.head) and len(args) == 2:
-            return self.head.predict_by_feat(self.forward(inputs), args[0])
+        test_cfg)``, with a cascade stage's ``prev_output`` first). The
+        upsampling resizes to the size the wrapped head resizes to
+        (:func:`prediction_size`), so the 'linear' form gives exactly the
+        host's own resize at initialisation."""
+        with self.upsample.resized_to(prediction_size(args[-2])):
+            if keeps_default_predict(self.head) and len(args) == 2:
+                return self.head.predict_by_feat(self.forward(inputs),
+                                                 args[0])
 
-        def forward(inputs: List[Tensor], *head_args) -> Any:
-            return self.forward(inputs, *head_args)
+            def forward(inputs: List[Tensor], *head_args) -> Any:
+                return self.forward(inputs, *head_args)
 
-        with forward_replaced(self.head, forward):
-            return self.head.predict(inputs, *args)
+            with forward_replaced(self.head, forward):
+                return self.head.predict(inputs, *args)
+
+
+def prediction_size(batch_img_metas: List[dict]) -> Tuple[int, int]:
+    """The size mmseg's ``BaseDecodeHead.predict_by_feat`` resizes the
+    scores to: ``img_shape`` when it is a ``torch.Size``, else
+    ``pad_shape``, else ``img_shape``."""
+    meta = batch_img_metas[0]
+    if isinstance(meta['img_shape'], torch.Size) or 'pad_shape' not in meta:
+        return tuple(meta['img_shape'][:2])
+    return tuple(meta['pad_shape'][:2])
 
 
 def no_score_map_message(head: nn.Module, outputs: Any) -> str:

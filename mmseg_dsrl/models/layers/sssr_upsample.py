@@ -1,5 +1,7 @@
 """Learned x2^n upsampling of DSRL's SSSR branch."""
+import contextlib
 import math
+from typing import Iterator, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -16,10 +18,10 @@ SSSR_FORMS = ('linear', 'norm-act')
 def bilinear_deconv_(deconv: nn.ConvTranspose2d) -> None:
     """Make a stride-2 transposed conv a per-channel linear x2 upsampler.
 
-    The kernel is FCN's bilinear one, on the diagonal: ``[.5, 1, .5]`` (k=3:
-    even outputs copy the input, odd ones average two neighbours, the grid
-    of ``align_corners=True``) or ``[.25, .75, .75, .25]`` (k=4: the
-    half-pixel grid of ``align_corners=False``), outer product with itself.
+    The kernel is FCN's bilinear one, on the diagonal: ``[.5, 1, .5]`` (k=3,
+    padding 1: even outputs copy the input, odd ones average two
+    neighbours) or ``[.25, .75, .75, .25]`` (k=4, padding 1: the half-pixel
+    grid), outer product with itself.
     """
     k = deconv.kernel_size[0]
     if deconv.kernel_size != (k, k) or k not in (3, 4) or \
@@ -38,39 +40,63 @@ def bilinear_deconv_(deconv: nn.ConvTranspose2d) -> None:
 
 
 class _LinearStage(nn.ConvTranspose2d):
-    """One stage of the 'linear' form: a C -> C transposed convolution that,
-    bilinear-initialised, is exactly the x2 bilinear resize of the host's
-    ``align_corners`` convention.
-
-    * ``align_corners=True``: ``ConvTranspose2d(3, stride 2, padding 1,
-      output_padding 1)`` (the official release's layer), of whose 2n
-      outputs the first 2n - 1 are kept: the samples of the input and the
-      midpoints between them, i.e. align-corners interpolation to 2n - 1.
-      (The last output would only see the zero padding.)
-    * ``align_corners=False``: ``ConvTranspose2d(4, stride 2, padding 1)``
-      on the input replicate-padded by one pixel, cropped to 2n: the
-      half-pixel grid, with the border clamped as ``F.interpolate`` does.
-    """
-
-    def __init__(self, channels: int, align_corners: bool,
-                 bias: bool) -> None:
-        if align_corners:
-            super().__init__(channels, channels, 3, stride=2, padding=1,
-                             output_padding=1, bias=bias)
-        else:
-            super().__init__(channels, channels, 4, stride=2, padding=1,
-                             bias=bias)
-        self.align_corners = align_corners
+    """One stage of the 'linear' form: the official release's
+    ``ConvTranspose2d(C, C, 3, stride 2, padding 1, output_padding 1)``, of
+    whose 2n outputs the first 2n - 1 are kept (the last one would only see
+    the zero padding). Bilinear-initialised, it keeps the n input samples
+    and adds the midpoints between them: the piecewise-linear interpolant
+    of its input, sampled twice as densely."""
 
     def forward(self, x: Tensor) -> Tensor:
         h, w = x.shape[2:]
-        if self.align_corners:
-            return super().forward(x)[:, :, :2 * h - 1, :2 * w - 1]
-        out = super().forward(F.pad(x, (1, 1, 1, 1), mode='replicate'))
-        return out[:, :, 2:2 * h + 2, 2:2 * w + 2]
+        return super().forward(x)[:, :, :2 * h - 1, :2 * w - 1]
 
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f', align_corners={self.align_corners}'
+
+def half_pixel_grid(x: Tensor, factor: int) -> Tensor:
+    """Resample the piecewise-linear interpolant held at the sample grid
+    of a x``factor`` upsampling (``factor * (n - 1) + 1`` samples: the n
+    input samples and the points between them) at the half-pixel centres
+    of ``align_corners=False``, clamped at the borders: ``factor * n``
+    samples, exactly ``F.interpolate(input, scale_factor=factor,
+    align_corners=False)``. For an even factor the centres lie half-way
+    between samples: replicate-pad by ``factor / 2``, average pairs."""
+    pad = factor // 2
+    return F.avg_pool2d(
+        F.pad(x, (pad, pad, pad, pad), mode='replicate'), 2, stride=1)
+
+
+def _axis_weights(m: int, factor: int, size: int,
+                  x: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """Indices and weights, along one axis of ``m = factor * (n - 1) + 1``
+    grid samples, of ``align_corners=False`` resizing of the n samples to
+    ``size``."""
+    n = (m - 1) // factor + 1
+    p = torch.arange(size, device=x.device, dtype=torch.float64)
+    u = ((p + 0.5) * n / size - 0.5).clamp(0, n - 1) * factor
+    i0 = u.floor().clamp(max=max(m - 2, 0)).long()
+    t = (u - i0).to(x.dtype)
+    return i0, (i0 + 1).clamp(max=m - 1), t
+
+
+def resize_sample_grid(x: Tensor, factor: int, size: Tuple[int, int],
+                       align_corners: bool) -> Tensor:
+    """Resize, to ``size``, the piecewise-linear interpolant of n samples
+    held at its x``factor`` sample grid (``factor * (n - 1) + 1`` per side;
+    the output of the 'linear' stages), exactly as ``F.interpolate`` resizes
+    the n samples themselves in the given convention.
+
+    For ``align_corners=True`` this is ``F.interpolate`` of the grid; for
+    ``False`` the half-pixel centres of the n-sample signal are located on
+    the grid (clamped to the border) and interpolated linearly there.
+    """
+    if align_corners:
+        return F.interpolate(x, size=size, mode='bilinear',
+                             align_corners=True)
+    h0, h1, th = _axis_weights(x.shape[2], factor, size[0], x)
+    x = x.index_select(2, h0) * (1 - th).view(-1, 1) + \
+        x.index_select(2, h1) * th.view(-1, 1)
+    w0, w1, tw = _axis_weights(x.shape[3], factor, size[1], x)
+    return x.index_select(3, w0) * (1 - tw) + x.index_select(3, w1) * tw
 
 
 class SSSRUpsample(nn.Sequential):
@@ -78,15 +104,20 @@ class SSSRUpsample(nn.Sequential):
 
     Two forms:
 
-    * ``'linear'`` (default): plain transposed convolutions, no norm or
-      activation, each (with the default bilinear init) exactly the x2
-      bilinear resize of the host's ``align_corners`` convention (see
-      :class:`_LinearStage`). At initialisation the whole stack followed by
-      the host's bilinear resize to the HR size predicts what the host
-      predicts by resizing alone (exactly for ``align_corners=True``; for
-      ``False``, x2 steps interpolate between interpolated samples, so
-      values differ slightly near the input samples), so a pretrained
-      model starts DSRL from its own function and learns from there.
+    * ``'linear'`` (default): the official 3x3 transposed convolutions,
+      plain (no norm, no activation), each keeping its input samples and
+      adding the midpoints (:class:`_LinearStage`; f(n - 1) + 1 outputs for
+      n inputs after the stages of factor f). Inside
+      :meth:`resized_to` (the SSSR head's loss and prediction) the output is
+      resized to the given HR size by :func:`resize_sample_grid`:
+      bilinear-initialised, exactly what the host's direct bilinear resize
+      of its scores gives, in either ``align_corners`` convention, so DSRL
+      starts from the function of the model it extends (a pretrained
+      baseline's predictions) and learns from there. Outside it (a graph
+      traced in ``mode='tensor'``) a host with ``align_corners=False`` gets
+      the grid resampled to its half-pixel centres (:func:`half_pixel_grid`;
+      f n outputs, which its own resize then interpolates: close to, not
+      exactly, the direct resize).
     * ``'norm-act'``: every stage ``ConvTranspose2d(C, C, 3, stride 2,
       padding 1, output_padding 1)`` (exactly doubles H and W), followed by
       norm + activation; the last stage plain when ``plain_last``. The
@@ -138,8 +169,14 @@ class SSSRUpsample(nn.Sequential):
         num_stages = int(math.log2(upsample_factor))
         if form == 'linear':
             layers = [
-                _LinearStage(channels, align_corners,
-                             bias=stage == num_stages - 1)
+                _LinearStage(
+                    channels,
+                    channels,
+                    3,
+                    stride=2,
+                    padding=1,
+                    output_padding=1,
+                    bias=stage == num_stages - 1)
                 for stage in range(num_stages)
             ]
         else:
@@ -153,7 +190,9 @@ class SSSRUpsample(nn.Sequential):
         self.channels = channels
         self.upsample_factor = upsample_factor
         self.form = form
+        self.align_corners = align_corners
         self.init = init
+        self._target_size: Optional[Tuple[int, int]] = None
 
     @staticmethod
     def _norm_act_stages(channels: int, num_stages: int,
@@ -182,20 +221,36 @@ class SSSRUpsample(nn.Sequential):
 
     def output_size(self, size: tuple) -> tuple:
         """(H, W) of the output for an input of ``size``."""
-        out = []
-        for n in size:
-            for layer in self:
-                if isinstance(layer, _LinearStage) and layer.align_corners:
-                    n = 2 * n - 1
-                elif isinstance(layer, nn.ConvTranspose2d):
-                    n = 2 * n
-            out.append(n)
-        return tuple(out)
+        f = self.upsample_factor
+        if self.form == 'linear' and self.align_corners:
+            return tuple(f * (n - 1) + 1 for n in size)
+        return tuple(f * n for n in size)
+
+    @contextlib.contextmanager
+    def resized_to(self, size: Optional[Tuple[int, int]]) -> Iterator[None]:
+        """Within the context, the 'linear' form's outputs are resized to
+        ``size`` (H, W) exactly as the host would resize its own scores
+        (:func:`resize_sample_grid`); the 'norm-act' form is unaffected."""
+        previous, self._target_size = self._target_size, (
+            None if size is None else tuple(int(v) for v in size))
+        try:
+            yield
+        finally:
+            self._target_size = previous
 
     def forward(self, x: Tensor) -> Tensor:
-        return super().forward(x)
+        x = super().forward(x)
+        if self.form != 'linear':
+            return x
+        if self._target_size is not None:
+            return resize_sample_grid(x, self.upsample_factor,
+                                      self._target_size, self.align_corners)
+        if not self.align_corners:
+            x = half_pixel_grid(x, self.upsample_factor)
+        return x
 
     def extra_repr(self) -> str:
         return (f'channels={self.channels}, '
                 f'upsample_factor={self.upsample_factor}, '
-                f'form={self.form!r}, init={self.init!r}')
+                f'form={self.form!r}, align_corners={self.align_corners}, '
+                f'init={self.init!r}')

@@ -402,6 +402,14 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
                                            self.align_corners), 'kd'))
         return losses
 
+    def _forward(self, inputs: Tensor, data_samples: OptSampleList = None):
+        """``mode='tensor'`` (the graph that is exported and benchmarked):
+        the SSSR head's class scores at the HR input size, resized there by
+        its upsampling itself, so that the graph computes what
+        :meth:`predict` computes (before mmseg's crop of the padding)."""
+        with self.sssr.upsample.resized_to(inputs.shape[2:]):
+            return super()._forward(inputs, data_samples)
+
     # ------------------------------------------------------------------
     # opt-in SISR output at test time
     # ------------------------------------------------------------------

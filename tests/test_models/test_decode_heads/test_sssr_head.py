@@ -136,9 +136,10 @@ def test_loss_at_hr_label_size_even_for_label_downsampling_heads():
 
 def test_standard_head_loss_resizes_once_and_equals_mmseg_reference(
         monkeypatch):
-    """A head with mmseg's own loss resizes its scores to the label itself:
-    SSSR must not resize first (that made mmseg's resize an HR-to-HR copy)
-    and the loss must equal mmseg's loss on the deconvolved scores."""
+    """SSSR's upsampling resizes its grid to the label itself (exactly as
+    the host would resize its own scores; mmseg's resize in the head's loss
+    is then a same-size copy, no second interpolation) and the loss equals
+    mmseg's loss on those scores."""
     import torch.nn.functional as F
     torch.manual_seed(0)
     head = MODELS.build(dict(type='SSSRHead', head=tiny_head()))
@@ -155,6 +156,26 @@ def test_standard_head_loss_resizes_once_and_equals_mmseg_reference(
     monkeypatch.setattr(F, 'interpolate', recording)
     losses = head.loss(x, samples, {})
     monkeypatch.setattr(F, 'interpolate', interpolate)
-    assert calls == [((32, 48), (50, 70))]  # x4 deconv, then one resize
-    expected = head.head.loss_by_feat(head.upsample(head.head(x)), samples)
+    assert calls == [((50, 70), (50, 70))]  # mmseg's same-size resize
+    with head.upsample.resized_to((50, 70)):
+        scores = head.upsample(head.head(x))
+    assert scores.shape[2:] == (50, 70)
+    expected = head.head.loss_by_feat(scores, samples)
     torch.testing.assert_close(losses['loss_ce'], expected['loss_ce'])
+
+
+def test_checkpoint_of_the_plain_model_loads_into_the_wrapped_head():
+    """DSRL fine-tunes a model trained without it: an LR baseline's (or a
+    pretrained model's) decode-head weights load into the wrapped head,
+    strictly, whether or not the SSSR layers are in the checkpoint."""
+    plain = MODELS.build(tiny_head())
+    head = MODELS.build(dict(type='SSSRHead', head=tiny_head()))
+    upsample = {f'upsample.{k}': v
+                for k, v in head.upsample.state_dict().items()}
+    result = head.load_state_dict({**plain.state_dict(), **upsample})
+    assert not result.missing_keys and not result.unexpected_keys
+    for k, v in plain.state_dict().items():
+        torch.testing.assert_close(head.head.state_dict()[k], v)
+    result = head.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(result.missing_keys) == sorted(upsample)
+    assert not result.unexpected_keys

@@ -133,7 +133,8 @@ def test_fa_reads_the_map_the_head_predicts_with_even_if_not_first():
     with torch.no_grad():
         x = model.extract_feat(inputs)
         main = type(head).forward(head, x)[1]
-        expected = model.sssr.upsample(main)
+        with model.sssr.upsample.resized_to((64, 96)):  # the HR label
+            expected = model.sssr.upsample(main)
     torch.testing.assert_close(captured[0], expected)
 
 
@@ -164,8 +165,9 @@ def test_cascade_config_takes_dsrl_by_the_same_type():
     losses = model.loss(inputs, samples)
     assert {'decode_0.loss_ce', 'decode_1.loss_ce', 'sisr.loss_sr',
             'fa.loss_fa'} <= set(losses)
-    # The OCR stage's scores (stride 8 of LR 32x48) went through SSSR x4.
-    assert ocr_inputs == [(2, NUM_CLASSES, 16, 24)]
+    # The OCR stage's scores (stride 8 of LR 32x48) went through SSSR x4,
+    # which resizes them to the 64x96 label.
+    assert ocr_inputs == [(2, NUM_CLASSES, 64, 96)]
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     _grads_on_dsrl_parts(model)
     model.eval()
@@ -173,7 +175,8 @@ def test_cascade_config_takes_dsrl_by_the_same_type():
         out = model.predict(inputs, samples)
         tensor_out = model(inputs, mode='tensor')
     assert out[0].pred_sem_seg.shape == (64, 96)
-    assert tensor_out.shape == (2, NUM_CLASSES, 16, 24)
+    # tensor mode: the scores SSSR resized to the HR input, as predict
+    assert tensor_out.shape == (2, NUM_CLASSES, 64, 96)
 
 
 def test_lr_baseline_cascade_by_the_same_type():

@@ -84,8 +84,9 @@ def test_inference_skips_sisr_and_fa_transform(mode):
         assert out[0].pred_sem_seg.shape == (64, 96)
         assert out[0].seg_logits.data.shape == (NUM_CLASSES, 64, 96)
     else:
-        # LR 32x48 -> stride-8 scores 4x6 -> two deconvolutions x4.
-        assert out.shape == (2, NUM_CLASSES, 16, 24)
+        # LR 32x48 -> stride-8 scores 4x6 -> two deconvolutions x4,
+        # resized by SSSR to the HR input (what predict computes).
+        assert out.shape == (2, NUM_CLASSES, 64, 96)
 
 
 def test_slide_inference_covers_the_image():
@@ -100,14 +101,16 @@ def test_slide_inference_covers_the_image():
     assert out[0].seg_logits.data.shape == (NUM_CLASSES, 64, 96)
 
 
-def test_input_scale_one_gives_2x_mask_resized_to_input():
+def test_input_scale_one_predicts_at_the_input_size():
+    """SSSR x16 of stride-8 scores is a 2x grid, resized to the input."""
     cfg = tiny_segmentor_cfg(
         input_scale=1.0, sssr_head=dict(upsample_factor=16))
     model = MODELS.build(cfg)
     inputs, samples = seg_batch(h=32, w=48)
+    assert model.sssr.upsample.output_size((4, 6)) == (64, 96)
     with torch.no_grad():
         model.eval()
-        assert model(inputs, mode='tensor').shape[2:] == (64, 96)
+        assert model(inputs, mode='tensor').shape[2:] == (32, 48)
         out = model.predict(inputs, samples)
     assert out[0].pred_sem_seg.shape == (32, 48)
     model.train()

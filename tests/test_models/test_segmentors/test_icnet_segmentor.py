@@ -127,7 +127,7 @@ def test_dsrl_on_icnet_trains_and_predicts_hr():
     model.eval()
     with torch.no_grad():
         # LR 32x48 -> 1/4 = 8x12 -> SSSR x4, resized to the HR image.
-        assert model(inputs, mode="tensor").shape[2:] == (32, 48)
+        assert model(inputs, mode="tensor").shape[2:] == (64, 96)
         assert model.predict(inputs, samples)[0].pred_sem_seg.shape == (64, 96)
 
 
