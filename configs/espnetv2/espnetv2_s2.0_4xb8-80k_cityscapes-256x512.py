@@ -10,7 +10,7 @@ custom_imports = dict(imports=['mmseg_dsrl'], allow_failed_imports=False)
 crop_size = (256, 512)
 edgenets_checkpoint = 'edgenets://../shared/pretrained/edgenets/espnetv2_s_2.0_city_512x256.pth'  # noqa: E501
 load_from = edgenets_checkpoint
-model = dict(data_preprocessor=dict(size=crop_size))
+model = dict(data_preprocessor=dict(size=crop_size, size_divisor=None))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),

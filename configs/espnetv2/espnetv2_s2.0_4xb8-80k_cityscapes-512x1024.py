@@ -4,7 +4,7 @@ _base_ = ['./espnetv2_s2.0_4xb8-80k_cityscapes-256x512.py']
 crop_size = (512, 1024)
 edgenets_checkpoint = 'edgenets://../shared/pretrained/edgenets/espnetv2_s_2.0_city_1024x512.pth'  # noqa: E501
 load_from = edgenets_checkpoint
-model = dict(data_preprocessor=dict(size=crop_size))
+model = dict(data_preprocessor=dict(size=crop_size, size_divisor=None))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),

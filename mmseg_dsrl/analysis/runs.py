@@ -204,6 +204,55 @@ def train_or_reuse(run_dir: str,
     return metrics, out['model'].eval()
 
 
+def evaluate_init_or_reuse(run_dir: str,
+                           config: str,
+                           data_root: str,
+                           seed: int,
+                           cfg_options: Optional[Dict] = None
+                           ) -> Tuple[Dict, object]:
+    """The "zero-shot" row of a config that fine-tunes ``load_from``: the
+    model as loaded, before any step, evaluated with the config's own val
+    pipeline and evaluator, in a run folder like :func:`train_or_reuse`'s
+    (``metrics.json`` with ``iters=0``; the loaded weights as
+    ``iter_0.pth``; the config as the run used it), so a record can be
+    written the same way."""
+    done = finished_run(run_dir, config, 0)
+    if done is not None:
+        print(f'== {run_dir}: reusing the finished evaluation', flush=True)
+        return done
+    if osp.isdir(run_dir) and os.listdir(run_dir):
+        raise FileExistsError(f'{run_dir} holds an unfinished run (no '
+                              'metrics.json); move it away')
+    import torch
+    from mmengine.runner.checkpoint import CheckpointLoader
+    cfg = load_config(config, cfg_options)
+    if not cfg.get('load_from'):
+        raise ValueError(f'{config} has no load_from: nothing to evaluate '
+                         'before training')
+    where = provenance()
+    os.makedirs(run_dir, exist_ok=True)
+    checkpoint = osp.join(run_dir, 'iter_0.pth')
+    torch.save(CheckpointLoader.load_checkpoint(cfg.load_from, 'cpu'),
+               checkpoint)
+    cfg.randomness = dict(seed=seed)
+    cfg.dump(osp.join(run_dir, osp.basename(config)))
+    start = time.perf_counter()
+    out = evaluate_checkpoint(cfg, checkpoint, run_dir, data_root)
+    metrics = dict(
+        seed=seed,
+        iters=0,
+        val_interval=None,
+        train_s=0.0,
+        s_per_iter=None,
+        eval_s=time.perf_counter() - start,
+        checkpoint=osp.basename(checkpoint),
+        provenance=where,
+        **out)
+    with open(osp.join(run_dir, 'metrics.json'), 'w') as f:
+        json.dump(metrics, f, indent=2)
+    return finished_run(run_dir, config, 0)
+
+
 def evaluate_checkpoint(cfg,
                         checkpoint: str,
                         work_dir: str,

@@ -109,3 +109,41 @@ def test_median_iteration_seconds_leaves_out_the_start_up_iteration():
     assert median_iteration_seconds([0.4]) == 0.4
     with pytest.raises(ValueError, match='no iteration times'):
         median_iteration_seconds([])
+
+
+DEMO_LR = ('configs/dsrl/lr-input_bisenetv1_r18-d32-w0.5_1xb4-400i_dsrl-demo-'
+           '128x256.py')
+
+
+def test_zero_shot_row_evaluates_load_from_before_any_step(
+        tmp_path, demo_data_root):
+    """The not-trained row: the weights load_from names, evaluated as the
+    config evaluates; a run folder a record can be written from, reused on
+    the next call."""
+    from mmseg_dsrl.analysis.runs import (
+        evaluate_checkpoint,
+        evaluate_init_or_reuse,
+    )
+    from mmseg_dsrl.analysis.configs import load_config
+    cfg = Config.fromfile(osp.join(REPO, DEMO_LR))
+    weights = tmp_path / 'pretrained.pth'
+    torch.manual_seed(1)
+    torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, weights)
+    options = {'load_from': str(weights)}
+    run_dir = str(tmp_path / 'zero-shot_seed0')
+    metrics, model = evaluate_init_or_reuse(run_dir, osp.join(REPO, DEMO_LR),
+                                            demo_data_root, 0, options)
+    assert metrics['iters'] == 0 and metrics['train_s'] == 0
+    reference = evaluate_checkpoint(
+        load_config(osp.join(REPO, DEMO_LR), options), str(weights),
+        str(tmp_path / 'ref'), demo_data_root)
+    assert metrics['mIoU'] == reference['mIoU']
+    saved = torch.load(weights, weights_only=True)['state_dict']
+    for name, value in saved.items():
+        assert torch.equal(model.state_dict()[name], value), name
+    again, _ = evaluate_init_or_reuse(run_dir, osp.join(REPO, DEMO_LR),
+                                      demo_data_root, 0, options)
+    assert again == metrics
+    with pytest.raises(ValueError, match='no load_from'):
+        evaluate_init_or_reuse(str(tmp_path / 'other'),
+                               osp.join(REPO, DEMO_LR), demo_data_root, 0)

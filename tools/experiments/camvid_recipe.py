@@ -62,6 +62,34 @@ MODELS = {
                      'configs/camvid/dsrl-teacher_bisenetv1_r18-d32-w0.5_'
                      '1xb4-1000i_camvid-180x240.py', (180, 240)),
 }
+# Fine-tuned from EdgeNets' Cityscapes ESPNetv2 (configs/espnetv2; the
+# checkpoint the configs name, or --edgenets-checkpoint).
+_ESPNETV2 = 'configs/espnetv2/{}espnetv2_s2.0_1xb4-1000i_camvid-{}.py'
+MODELS.update({
+    'espnetv2-full': ('ESPNetv2 s=2.0 (Cityscapes weights), 360x480 input',
+                      _ESPNETV2.format('', '360x480'), (360, 480)),
+    'espnetv2-lr': ('same, 180x240 input (bilinear to 360x480)',
+                    _ESPNETV2.format('lr-input_', '180x240'), (180, 240)),
+    'espnetv2-dsrl': ('DSRL-ESPNetv2 as shipped, 180x240 input -> 360x480',
+                      _ESPNETV2.format('dsrl_', '180x240'), (180, 240)),
+    'espnetv2-dsrl-paper': ('DSRL-ESPNetv2, paper setting (FA into both)',
+                            _ESPNETV2.format('dsrl-paper_', '180x240'),
+                            (180, 240)),
+    'espnetv2-lr-x0.25': ('ESPNetv2, 90x120 input (bilinear to 360x480)',
+                          _ESPNETV2.format('lr-input_', '90x120'), (90, 120)),
+    'espnetv2-dsrl-x0.25': ('DSRL-ESPNetv2 as shipped, 90x120 -> 360x480',
+                            _ESPNETV2.format('dsrl_', '90x120'), (90, 120)),
+    # Not trained: the converted Cityscapes model, its 11 classifier rows
+    # the means of the mapped Cityscapes rows (the fine-tuning start).
+    'espnetv2-zero-shot': ('ESPNetv2 s=2.0, Cityscapes weights, no '
+                           'fine-tuning (classes mapped), 360x480 input',
+                           _ESPNETV2.format('', '360x480'), (360, 480)),
+})
+#: Rows evaluated as loaded, without training.
+NOT_TRAINED = {'espnetv2-zero-shot'}
+#: Rows that start from EdgeNets' weights (their load_from is the
+#: checkpoint given by --edgenets-checkpoint, when given).
+PRETRAINED = {k for k in MODELS if k.startswith('espnetv2-')}
 #: Rows trained with an HR teacher, and the row whose run teaches them.
 TEACHERS = {'dsrl-teacher': 'full'}
 # Ablations of the DSRL rows (same config, one part changed with
@@ -112,6 +140,15 @@ ABLATIONS = {
                    'dsrl', {
                        'model.fa_loss.subsample': 16
                    }),
+    # The official release's SSSR (3x3 deconvolutions + BN + PReLU on every
+    # stage) instead of the shipped linear stages that start as the resize.
+    'espnetv2-dsrl-official-sssr': (
+        'DSRL-ESPNetv2 with the official SSSR (deconv + BN + PReLU)',
+        'espnetv2-dsrl', {
+            'model.sssr_head.form': 'norm-act',
+            'model.sssr_head.act_cfg': {'type': 'PReLU'},
+            'model.sssr_head.plain_last': False
+        }),
 }
 
 
@@ -127,6 +164,20 @@ def resolve(key: str) -> tuple:
         name, base, options = ABLATIONS[key]
         return (name, *MODELS[base][1:], options)
     return (*MODELS[key], None)
+
+
+def is_pretrained(key: str) -> bool:
+    """Whether ``key``'s row fine-tunes EdgeNets' weights."""
+    return (ABLATIONS[key][1] if key in ABLATIONS else key) in PRETRAINED
+
+
+def pretrained_options(key: str, args) -> dict:
+    """The load_from of a row that fine-tunes EdgeNets' weights, when
+    --edgenets-checkpoint is given (the configs name the default place)."""
+    if not is_pretrained(key) or not args.edgenets_checkpoint:
+        return {}
+    path = osp.abspath(args.edgenets_checkpoint)
+    return {'load_from': f'edgenets-camvid://{path}'}
 
 
 def parse_args() -> argparse.Namespace:
@@ -166,6 +217,10 @@ def parse_args() -> argparse.Namespace:
         help='where the finished full-resolution runs that teach the '
         "teacher rows are (default: --work-dir; 'full' before them in "
         '--models trains them there first)')
+    parser.add_argument(
+        '--edgenets-checkpoint',
+        help='EdgeNets ESPNetv2 Cityscapes .pth the espnetv2-* rows fine-tune '
+        '(default: the one their configs name, under ../shared)')
     parser.add_argument('--latency-runs', type=positive_int, default=10)
     parser.add_argument(
         '--no-train',
@@ -322,6 +377,7 @@ def main() -> int:
     from mmseg_dsrl.analysis.configs import camvid_split_options
     from mmseg_dsrl.analysis.result_tables import DETAIL_KEYS
     from mmseg_dsrl.analysis.runs import (
+        evaluate_init_or_reuse,
         final_training_losses,
         finished_run,
         mean_std,
@@ -335,6 +391,7 @@ def main() -> int:
         name, config, shape, cfg_options = resolve(key)
         run_options = {
             **camvid_split_options(args.split),
+            **pretrained_options(key, args),
             **(cfg_options or {})
         }
         seeds = args.seeds
@@ -343,7 +400,8 @@ def main() -> int:
             missing = [
                 s for s in seeds if finished_run(
                     run_folder(work_dir, key, s, args.split),
-                    osp.join(REPO, config), args.iters) is None
+                    osp.join(REPO, config),
+                    0 if key in NOT_TRAINED else args.iters) is None
             ]
             if missing:
                 print(f'== {key}: no finished run for seeds {missing}; '
@@ -358,10 +416,14 @@ def main() -> int:
                 **run_options,
                 **teacher_options(key, seed, args, work_dir)
             }
-            metrics, model = train_or_reuse(run_dir, osp.join(REPO, config),
-                                            args.data_root, args.iters, seed,
-                                            seed_options[seed],
-                                            args.val_interval)
+            if key in NOT_TRAINED:
+                metrics, model = evaluate_init_or_reuse(
+                    run_dir, osp.join(REPO, config), args.data_root, seed,
+                    seed_options[seed])
+            else:
+                metrics, model = train_or_reuse(
+                    run_dir, osp.join(REPO, config), args.data_root,
+                    args.iters, seed, seed_options[seed], args.val_interval)
             metrics = with_detailed_metrics(run_dir, metrics,
                                             osp.join(REPO, config),
                                             seed_options[seed],
