@@ -84,6 +84,7 @@ def tiny_segmentor_cfg(type='DSRLEncoderDecoder', **kwargs):
         test_cfg=dict(mode='whole'))
     if type == 'DSRLEncoderDecoder':
         cfg.update(
+            probe_size=(64, 96),  # seg_batch()'s default HR size
             sssr_head=dict(upsample_factor=4),
             sisr_head=dict(type='SISRHead', in_channels=128, in_index=-1),
             fa_loss=dict(type='FeatureAffinityLoss', subsample=4))

@@ -298,3 +298,12 @@ def test_committed_records_name_no_absolute_path():
                 for k, v in (r.get('cfg_options') or {}).items()
                 if isinstance(v, str) and osp.isabs(v)]
     assert not absolute, absolute
+
+
+def test_espnetv2_page_equals_its_records(capsys):
+    """The ESPNetv2 page's generated tables are what its records give."""
+    assert run_script(RECIPE, [
+        '--from-records', osp.join(REPO, 'configs', 'espnetv2', 'results'),
+        '--page', osp.join(REPO, 'configs', 'espnetv2', 'README.md'),
+        '--check'
+    ]) == 0, capsys.readouterr().out

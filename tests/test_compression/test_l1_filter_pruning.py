@@ -46,6 +46,7 @@ def _dsrl_icnet_cfg():
     cfg.test_cfg = dict(mode='whole')
     cfg.update(
         input_scale=0.5,
+        probe_size=(64, 96),
         sssr_head=dict(upsample_factor=4),
         sisr_head=dict(type='SISRHead', in_index=2),
         fa_loss=dict(type='FeatureAffinityLoss', subsample=4))

@@ -23,7 +23,8 @@ hr_train_pipeline = [
     dict(type='PhotoMetricDistortion'),
     dict(type='PackSegInputs')
 ]
-# SSSR: two x2 deconvolution stages on the class scores (official release).
+# SSSR: two x2 deconvolution stages on the class scores (official release),
+# linear and starting as the bilinear resize they replace.
 dsrl_sssr_head = dict(
     type='SSSRHead',
     upsample_factor=4,

@@ -69,6 +69,7 @@ def test_sisr_in_channels_measured_and_checked():
 
 def test_geometry_measured_on_the_training_crop():
     cfg = _dsrl_cfg()
+    cfg.pop('probe_size')
     cfg.data_preprocessor['size'] = (96, 128)
     seen = []
     original = MODELS.get('ResNetV1c').forward
@@ -181,7 +182,7 @@ def test_cascade_config_takes_dsrl_by_the_same_type():
 
 def test_lr_baseline_cascade_by_the_same_type():
     cfg = _ocr_cascade()
-    for key in ('sssr_head', 'sisr_head', 'fa_loss'):
+    for key in ('sssr_head', 'sisr_head', 'fa_loss', 'probe_size'):
         cfg.pop(key)
     cfg.type = 'LRInputEncoderDecoder'
     model = MODELS.build(cfg)
@@ -213,6 +214,7 @@ def test_fixed_size_backbone_error_names_the_img_size_to_set():
                       init_values=0.1, drop_path_rate=0.0),
         decode_head=tiny_head(in_channels=32, in_index=0),
         auxiliary_head=None)
+    cfg.pop('probe_size')
     cfg.data_preprocessor['size'] = (64, 64)
     with pytest.raises(ValueError, match=r'backbone.img_size=\(32, 32\)'):
         MODELS.build(cfg)

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 from dsrl_test_utils import (NUM_CLASSES, assert_autocast_loss_close,
@@ -197,3 +199,28 @@ def test_fa_on_hidden_sisr_features_trains_every_parameter():
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_config_without_a_probe_size_is_refused_naming_the_fix():
+    """No silent guess: a fixed-size backbone measured at a made-up size
+    would get the wrong SISR geometry."""
+    cfg = tiny_segmentor_cfg()
+    cfg.pop('probe_size')
+    with pytest.raises(ValueError, match=r'no size: set '
+                       r'model.data_preprocessor.size=\(H, W\)'):
+        MODELS.build(cfg)
+
+
+@pytest.mark.parametrize('size', [(64, ), (0, 96), (64.0, 96), 'big'])
+def test_probe_size_must_be_positive_int_pair(size):
+    with pytest.raises(ValueError,
+                       match=r'probe_size must be \(H, W\) positive ints, '
+                       r'got ' + re.escape(repr(size))):
+        MODELS.build(tiny_segmentor_cfg(probe_size=size))
+
+
+def test_data_preprocessor_size_is_the_probe_by_default():
+    cfg = tiny_segmentor_cfg()
+    cfg.pop('probe_size')
+    cfg.data_preprocessor['size'] = (32, 64)
+    assert MODELS.build(cfg).probe_size == (32, 64)

@@ -114,6 +114,7 @@ def test_dsrl_on_icnet_trains_and_predicts_hr():
     cfg.test_cfg = dict(mode='whole')
     cfg.update(
         input_scale=0.5,
+        probe_size=(64, 96),
         sssr_head=dict(upsample_factor=4),
         sisr_head=dict(type='SISRHead', in_channels=32, in_index=2),
         fa_loss=dict(type='FeatureAffinityLoss', subsample=4))
