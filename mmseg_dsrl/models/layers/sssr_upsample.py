@@ -65,17 +65,15 @@ def half_pixel_grid(x: Tensor, factor: int) -> Tensor:
         F.pad(x, (pad, pad, pad, pad), mode='replicate'), 2, stride=1)
 
 
-def _axis_weights(m: int, factor: int, size: int,
-                  x: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-    """Indices and weights, along one axis of ``m = factor * (n - 1) + 1``
-    grid samples, of ``align_corners=False`` resizing of the n samples to
-    ``size``."""
+def _grid_coordinates(m: int, factor: int, size: int, x: Tensor) -> Tensor:
+    """Along one axis of ``m = factor * (n - 1) + 1`` grid samples: where
+    ``align_corners=False`` resizing of the n samples to ``size`` reads
+    (half-pixel centres, clamped to the border), as ``grid_sample``'s
+    ``align_corners=True`` coordinates in [-1, 1]."""
     n = (m - 1) // factor + 1
     p = torch.arange(size, device=x.device, dtype=torch.float64)
     u = ((p + 0.5) * n / size - 0.5).clamp(0, n - 1) * factor
-    i0 = u.floor().clamp(max=max(m - 2, 0)).long()
-    t = (u - i0).to(x.dtype)
-    return i0, (i0 + 1).clamp(max=m - 1), t
+    return (u / max(m - 1, 1) * 2 - 1).to(x.dtype)
 
 
 def resize_sample_grid(x: Tensor, factor: int, size: Tuple[int, int],
@@ -87,16 +85,21 @@ def resize_sample_grid(x: Tensor, factor: int, size: Tuple[int, int],
 
     For ``align_corners=True`` this is ``F.interpolate`` of the grid; for
     ``False`` the half-pixel centres of the n-sample signal are located on
-    the grid (clamped to the border) and interpolated linearly there.
+    the grid (clamped to the border) and sampled bilinearly there
+    (``F.grid_sample``: as cheap as a resize, forward and backward).
     """
     if align_corners:
         return F.interpolate(x, size=size, mode='bilinear',
                              align_corners=True)
-    h0, h1, th = _axis_weights(x.shape[2], factor, size[0], x)
-    x = x.index_select(2, h0) * (1 - th).view(-1, 1) + \
-        x.index_select(2, h1) * th.view(-1, 1)
-    w0, w1, tw = _axis_weights(x.shape[3], factor, size[1], x)
-    return x.index_select(3, w0) * (1 - tw) + x.index_select(3, w1) * tw
+    gy = _grid_coordinates(x.shape[2], factor, size[0], x)
+    gx = _grid_coordinates(x.shape[3], factor, size[1], x)
+    grid = torch.stack(torch.meshgrid(gx, gy, indexing='xy'), -1)
+    return F.grid_sample(
+        x,
+        grid[None].expand(x.shape[0], -1, -1, -1),
+        mode='bilinear',
+        padding_mode='border',
+        align_corners=True)
 
 
 class SSSRUpsample(nn.Sequential):
