@@ -36,3 +36,18 @@ def python_env():
     env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
     env['OMP_NUM_THREADS'] = env.get('OMP_NUM_THREADS', '2')
     return env, sys.executable
+
+
+# Whole modules that sweep many models or run trainings: the `slow` set
+# (with every `integration` test), so that `pytest -m "not slow"` is the
+# quick subset for a contributor.
+_SLOW_MODULES = ('test_dsrl_model_zoo.py', 'test_mixed_precision.py',
+                 'test_configs.py', 'test_dsrl_init_matches_lr.py',
+                 'test_benchmark_tools.py', 'test_efficiency_report.py')
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if (item.get_closest_marker('integration') is not None
+                or item.path.name in _SLOW_MODULES):
+            item.add_marker(pytest.mark.slow)

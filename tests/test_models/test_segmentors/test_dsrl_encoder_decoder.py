@@ -201,16 +201,6 @@ def test_fa_on_hidden_sisr_features_trains_every_parameter():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
-def test_config_without_a_probe_size_is_refused_naming_the_fix():
-    """No silent guess: a fixed-size backbone measured at a made-up size
-    would get the wrong SISR geometry."""
-    cfg = tiny_segmentor_cfg()
-    cfg.pop('probe_size')
-    with pytest.raises(ValueError, match=r'no size: set '
-                       r'model.data_preprocessor.size=\(H, W\)'):
-        MODELS.build(cfg)
-
-
 @pytest.mark.parametrize('size', [(64, ), (0, 96), (64.0, 96), 'big'])
 def test_probe_size_must_be_positive_int_pair(size):
     with pytest.raises(ValueError,
