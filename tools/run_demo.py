@@ -3,19 +3,26 @@
 Writes the synthetic demo dataset (if absent), trains the low-resolution
 baseline, DSRL as shipped (SSSR + SISR + FA into the SR side) and DSRL in
 the paper's setting (FA into both sides) with the same schedule, evaluates
-them and prints their mIoU (and per-class IoU of the thin classes) side by
-side with the inference GFLOPs. Everything goes to a new folder under
-work_dirs/.
+them and prints one line per model and their mIoU (and per-class IoU of
+the thin classes) side by side with the inference GFLOPs. Everything goes
+to a new folder under work_dirs/: each model's checkpoints and mmengine
+logs, its console output (``console.log``) and ``demo_results.json`` (the
+table's rows with seed, iterations and where it ran: the record that
+``results/demo/`` keeps and the pages' demo tables are generated from).
 
 Example:
-    python tools/run_demo.py            # ~9 min on a 2-core CPU
+    python tools/run_demo.py            # ~11 min on a 2-core CPU
     python tools/run_demo.py --iters 100 --seed 1
 """
 import argparse
+import contextlib
 import json
 import os
 import os.path as osp
+import sys
 import time
+import warnings
+
 from mmseg_dsrl.analysis.cli import non_negative_int, positive_int
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -71,12 +78,40 @@ def per_class_iou(model, data_root: str) -> dict:
     return {CLASSES[c]: 100 * inter[c] / max(union[c], 1) for c in range(n)}
 
 
+@contextlib.contextmanager
+def console_to(path: str):
+    """Send this process's stdout and stderr (Python's and the C
+    libraries') to ``path`` for the duration of the block."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, 'a') as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def minutes(seconds: float) -> str:
+    return f'{int(seconds // 60)}m{int(seconds % 60):02d}s'
+
+
 def main() -> None:
     args = parse_args()
+    # mmengine imports pkg_resources, whose deprecation is not the user's
+    # concern (setup_env.sh pins a setuptools that still has it).
+    warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
     import mmseg_dsrl  # noqa: F401
     from mmseg_dsrl.datasets import write_demo_dataset
     from mmseg_dsrl.analysis.measurement import inference_complexity
-    from mmseg_dsrl.analysis.runs import train_and_evaluate
+    from mmseg_dsrl.analysis.runs import provenance, train_and_evaluate
     if not osp.isdir(osp.join(args.data_root, 'img_dir')):
         print(f'writing the demo dataset to {args.data_root}')
         write_demo_dataset(args.data_root)
@@ -87,27 +122,37 @@ def main() -> None:
     if osp.exists(work_dir) and os.listdir(work_dir):
         raise FileExistsError(f'{work_dir} exists and is not empty; choose '
                               'another --work-dir')
+    os.makedirs(work_dir, exist_ok=True)
+    print(f'training {len(CONFIGS)} models, logs in {work_dir}')
+    where = provenance()
     rows = []
-    for name, config in CONFIGS.items():
-        print(f'== training {name}: {config}')
-        out = train_and_evaluate(
-            osp.join(REPO, config),
-            osp.join(work_dir,
-                     osp.splitext(osp.basename(config))[0]), args.data_root,
-            args.iters, args.seed)
-        model = out['model']
-        flops = inference_complexity(model.eval(), (256, 512))['flops']
-        ious = per_class_iou(model, args.data_root)
+    for i, (name, config) in enumerate(CONFIGS.items(), 1):
+        run_dir = osp.join(work_dir, osp.splitext(osp.basename(config))[0])
+        os.makedirs(run_dir, exist_ok=True)
+        print(f'[{i}/{len(CONFIGS)}] {name} ...', end=' ', flush=True)
+        start = time.perf_counter()
+        with console_to(osp.join(run_dir, 'console.log')):
+            out = train_and_evaluate(
+                osp.join(REPO, config), run_dir, args.data_root, args.iters,
+                args.seed)
+            model = out['model']
+            flops = inference_complexity(model.eval(), (256, 512))['flops']
+            ious = per_class_iou(model, args.data_root)
+        miou = float(out['metrics']['mIoU'])
+        print(f'{miou:.2f} mIoU ({minutes(time.perf_counter() - start)})')
         rows.append(
             dict(
                 model=name,
                 config=config,
-                mIoU=float(out['metrics']['mIoU']),
+                mIoU=miou,
                 gflops=flops / 1e9,
                 train_s=out['train_s'],
                 s_per_iter=out['s_per_iter'],
                 **{f'IoU.{c}': float(ious[c])
-                   for c in THIN}))
+                   for c in THIN},
+                seed=args.seed,
+                iters=args.iters or int(model.cfg.train_cfg.max_iters),
+                provenance=where))
     header = (f'{"model":38s} {"mIoU":>6s} ' + ' '.join(f'{c:>12s}'
                                                         for c in THIN) +
               f' {"GFLOPs@256x512":>15s} {"s/iter":>7s} {"train s":>8s}')

@@ -2,7 +2,7 @@
 # Idempotent environment set-up for mmseg-dsrl.
 #
 # Creates (or reuses) a virtual environment at .venv, installs the pinned stack
-# that works together (see README "Installation" and shared SPEC section 3):
+# that works together (see README "Installation"):
 #   torch==2.13.0 (CPU build; kept if a torch is already present)
 #   setuptools<70 while mmcv builds, then >=77,<81 (see the end)
 #   mmcv==2.1.0 built from source WITH its compiled ops
@@ -30,6 +30,11 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip --disable-pip-version-check -q)
+# pip, without the notes some machines' pip configurations print for every
+# package (an extra index folder that does not exist on this machine).
+pip_q() {
+  "${PIP[@]}" "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
+}
 
 have() { "$PY" - "$@" <<'PYEOF' >/dev/null 2>&1
 import importlib, sys
@@ -43,31 +48,33 @@ PYEOF
 
 if ! have torch; then
   log "installing torch==2.13.0 (CPU build)"
-  "${PIP[@]}" install torch==2.13.0
+  pip_q install torch==2.13.0
 else
   log "torch present: $("$PY" -c 'import torch; print(torch.__version__)')"
 fi
 
 if ! have numpy; then
-  "${PIP[@]}" install 'numpy<2'
+  pip_q install 'numpy<2'
 fi
 
 if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
   # mmcv's setup.py needs pkg_resources and predates setuptools 70.
   log "installing setuptools<70 for the mmcv build"
-  "${PIP[@]}" install 'setuptools<70' wheel
+  # (torch declares setuptools>=77: --no-warn-conflicts, since the last step
+  # of this script restores it.)
+  pip_q install --no-warn-conflicts 'setuptools<70' wheel
   log "building mmcv==2.1.0 with compiled ops (first time ~13 min on 2 cores; cached afterwards)"
   # --no-build-isolation: under isolation mmcv cannot see torch and silently
   # builds without its ops.
   MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
-    "${PIP[@]}" install --no-build-isolation mmcv==2.1.0
+    pip_q install --no-warn-conflicts --no-build-isolation mmcv==2.1.0
 else
   log "mmcv 2.1.0 with ops present"
 fi
 
 if ! have mmengine==0.10.7 mmseg==1.2.2 ftfy regex cv2 pytest; then
   log "installing mmengine, mmsegmentation and friends"
-  "${PIP[@]}" install 'numpy<2' 'opencv-python<4.12' mmengine==0.10.7 \
+  pip_q install 'numpy<2' 'opencv-python<4.12' mmengine==0.10.7 \
     mmsegmentation==1.2.2 ftfy regex pytest 'setuptools>=77,<81' 
 fi
 
@@ -75,27 +82,27 @@ fi
 # and ONNX export checks (onnx + onnxruntime).
 if ! have torch_pruning onnx onnxruntime; then
   log "installing torch-pruning, onnx, onnxruntime"
-  "${PIP[@]}" install 'torch-pruning>=1.5,<2' onnx onnxruntime \
+  pip_q install 'torch-pruning>=1.5,<2' onnx onnxruntime \
     'ml-dtypes<0.6' 'numpy<2' 'setuptools>=77,<81'
 fi
 # onnx imports ml_dtypes, whose 0.6+ wheels are built for numpy 2 only
 # (with numpy<2, onnx's import fails inside every ONNX export).
 if ! "$PY" -c "import sys, ml_dtypes; sys.exit(tuple(map(int, ml_dtypes.__version__.split('.')[:2])) >= (0, 6))" 2>/dev/null; then
   log "installing ml-dtypes<0.6 (numpy<2 builds, for onnx)"
-  "${PIP[@]}" install 'ml-dtypes<0.6' 'numpy<2'
+  pip_q install 'ml-dtypes<0.6' 'numpy<2'
 fi
 
 # The OpenVINO deployment paths (fp32, INT8 of the quantized ONNX graph).
 if ! have openvino; then
   log "installing openvino (CPU deployment path)"
-  "${PIP[@]}" install 'openvino>=2024.4' 'numpy<2' 'setuptools>=77,<81'
+  pip_q install 'openvino>=2024.4' 'numpy<2' 'setuptools>=77,<81'
 fi
 
 # The tests compare the SISR metric's PSNR / SSIM with scikit-image's on
 # the photographs it bundles (no download).
 if ! have skimage; then
   log "installing scikit-image (reference PSNR / SSIM for the tests)"
-  "${PIP[@]}" install 'scikit-image>=0.22' 'numpy<2' 'setuptools>=77,<81'
+  pip_q install 'scikit-image>=0.22' 'numpy<2' 'setuptools>=77,<81'
 fi
 
 # Checked from / so that the repository folder itself cannot satisfy it.
@@ -109,7 +116,7 @@ kernel_ok() {
 if ! (cd / && "$PY" -c "import mmseg_dsrl, os, sys; sys.exit(os.path.realpath(os.path.dirname(mmseg_dsrl.__file__)) != os.path.realpath('$ROOT/mmseg_dsrl'))") 2>/dev/null \
     || ! kernel_ok; then
   log "installing mmseg_dsrl (editable; compiles the fused FA kernel, ~1 min)"
-  "${PIP[@]}" install --no-build-isolation --no-deps -e "$ROOT"
+  pip_q install --no-build-isolation --no-deps -e "$ROOT"
   kernel_ok || log "WARNING: the fused FA kernel did not build; the FA loss uses its PyTorch path (see mmseg_dsrl/ops)"
 fi
 
@@ -119,7 +126,7 @@ fi
 # upgrade setuptools past that, so this runs last and whenever it drifted.
 if ! "$PY" -c "import pkg_resources, setuptools, sys; v = tuple(map(int, setuptools.__version__.split('.')[:2])); sys.exit(not ((77, 0) <= v < (81, 0)))" 2>/dev/null; then
   log "pinning setuptools>=77,<81 (pkg_resources for mmengine, >=77 for torch)"
-  "${PIP[@]}" install 'setuptools>=77,<81'
+  pip_q install 'setuptools>=77,<81'
 fi
 
 # Opt-in: the mmseg families that need OpenMMLab's detection / pretraining
@@ -132,12 +139,12 @@ fi
 if [ "${MMSEG_DSRL_OPTIONAL_FAMILIES:-0}" = "1" ]; then
   if ! have mmdet==3.3.0; then
     log "installing mmdet==3.3.0 (MMSEG_DSRL_OPTIONAL_FAMILIES=1)"
-    "${PIP[@]}" install mmdet==3.3.0 'setuptools>=77,<81'
+    pip_q install mmdet==3.3.0 'setuptools>=77,<81'
   fi
   if "$PY" -c "import sys, torch; sys.exit(torch.version.cuda is None)"; then
     if ! have mmpretrain==1.2.0 torchvision==0.28; then
       log "installing mmpretrain==1.2.0, torchvision==0.28.0 (MMSEG_DSRL_OPTIONAL_FAMILIES=1)"
-      "${PIP[@]}" install mmpretrain==1.2.0 torchvision==0.28.0 'setuptools>=77,<81'
+      pip_q install mmpretrain==1.2.0 torchvision==0.28.0 'setuptools>=77,<81'
     fi
   else
     log "skipping mmpretrain (ConvNeXt, PoolFormer configs): its torchvision needs a CUDA build of torch"
@@ -146,12 +153,12 @@ fi
 
 # Optional tools the pruning / export / report features use.
 if [ -n "${MMSEG_DSRL_EXTRAS:-}" ]; then
-  "${PIP[@]}" install $MMSEG_DSRL_EXTRAS
+  pip_q install $MMSEG_DSRL_EXTRAS
 fi
 
 log "verifying imports (from /, not the repository)"
 cd /
-"$PY" - <<'PYEOF'
+"$PY" -W 'ignore:pkg_resources is deprecated' - <<'PYEOF'
 import mmcv, mmcv.ops, mmengine, mmseg, mmseg.models, mmseg_dsrl, torch
 import pkg_resources  # noqa: F401  (mmengine resolves `mmseg::` bases with it)
 from mmcv.ops import point_sample  # noqa: F401  (compiled-ops sanity)

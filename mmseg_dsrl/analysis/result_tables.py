@@ -52,6 +52,21 @@ def summary_table(rows: Sequence[dict], output: str) -> List[str]:
     ], cells).split('\n')
 
 
+def compact_table(rows: Sequence[dict], output: str) -> List[str]:
+    """The front page's table: the config (linked), input and output size,
+    iterations, GFLOPs and mIoU (mean ± std over the seeds named)."""
+    cells = [[
+        f'[{r["config"].rsplit("/", 1)[-1]}]({r["config"]})',
+        f'{r["input"]} -> {output}', str(r.get('iters', '')),
+        f'{r["gflops"]:.2f}',
+        format_mean_std(r['miou_mean'], r['miou_std'], r['seeds']),
+        ', '.join(str(s) for s in r['seed_list'])
+    ] for r in rows]
+    return markdown_table(['config', 'input -> output', 'iterations',
+                           'GFLOPs', 'val mIoU', 'seeds'],
+                          cells).split('\n')
+
+
 def detail_table(rows: Sequence[dict]) -> List[str]:
     """Boundary mIoU and thin-class IoU, mean over the seeds that have them.
     """

@@ -28,6 +28,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .result_tables import (
     DETAIL_KEYS,
+    compact_table,
     detail_table,
     loss_table,
     paired_table,
@@ -128,44 +129,6 @@ def record_from_run(run_dir: str, key: str, name: str, config: str,
         source='tools/experiments/camvid_recipe.py')
 
 
-def records_from_results(rows: Sequence[dict], iters: int,
-                         provenance: dict, source: str) -> List[dict]:
-    """Records of the runs behind an older ``results.json`` (a list of
-    table rows, before runs wrote records): per seed, what the row kept
-    (mIoU, boundary and thin-class IoU, final losses); the row's mean
-    train time, GFLOPs and latency; no curve."""
-    records = []
-    for row in rows:
-        for i, seed in enumerate(row['seed_list']):
-            detail = row['details'][i] if row.get('details') else {}
-            records.append(
-                dict(
-                    key=row['key'],
-                    name=row['name'],
-                    config=row['config'],
-                    cfg_options=row.get('cfg_options'),
-                    input=row.get('input', ''),
-                    seed=seed,
-                    iters=iters,
-                    split='val',
-                    mIoU=row['mious'][i],
-                    per_class_iou={
-                        k: v
-                        for k, v in detail.items() if k.startswith('IoU.')
-                    },
-                    boundary_mIoU=detail.get('boundary3/mIoU'),
-                    final_losses=(row.get('final_losses') or [{}] *
-                                  len(row['seed_list']))[i],
-                    train_s=row['train_min'] * 60,
-                    s_per_iter=None,
-                    curve=[],
-                    gflops=row.get('gflops'),
-                    latency_ms=row.get('latency_ms'),
-                    provenance=provenance,
-                    source=source))
-    return records
-
-
 def record_name(record: dict) -> str:
     return f'{record["key"]}_seed{record["seed"]}.json'
 
@@ -240,10 +203,12 @@ def rows_from_records(records: Sequence[dict],
             d[DETAIL_KEYS[0]] = r.get('boundary_mIoU')
             details.append(d)
         train = [r['train_s'] for r in runs if r.get('train_s') is not None]
+        iters = sorted({r['iters'] for r in runs if r['iters'] is not None})
         rows.append(
             dict(
                 key=key,
                 name=first['name'],
+                iters=', '.join(map(str, iters)),
                 config=first['config'],
                 cfg_options=first.get('cfg_options'),
                 input=first.get('input', ''),
@@ -518,6 +483,8 @@ def render_block(spec: str, records: Sequence[dict],
         row['config'] = link_prefix + row['config']
     if kind == 'summary':
         lines = summary_table(picked, output=options.get('output', ''))
+    elif kind == 'compact':
+        lines = compact_table(picked, output=options.get('output', ''))
     elif kind == 'detail':
         lines = detail_table(picked)[1:]
     elif kind == 'losses':
@@ -531,7 +498,8 @@ def render_block(spec: str, records: Sequence[dict],
                           keys or [])[1:]
     else:
         raise ValueError(f'unknown generated table kind {kind!r} '
-                         '(summary, detail, losses, curves, paired, gap, '
+                         '(summary, compact, detail, losses, curves, paired, '
+                         'gap, '
                          'machines, pooled)')
     if not lines:
         raise ValueError(f'generated block "{spec}": the records give no '

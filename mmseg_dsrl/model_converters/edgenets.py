@@ -15,6 +15,8 @@ checkpoint prefixes (mmengine's ``CheckpointLoader`` schemes, registered on
     load_from = 'edgenets://PATH.pth'         # Cityscapes' 20 outputs as is
     load_from = 'edgenets-camvid://PATH.pth'  # 11 CamVid rows from mapped
                                               # Cityscapes rows
+    load_from = 'edgenets-no-classifier://PATH.pth'  # all but the final
+                                              # 1x1 (any label set, fresh)
 """
 import hashlib
 import re
@@ -27,7 +29,7 @@ from torch import Tensor
 __all__ = [
     'EDGENETS_CITYSCAPES_CLASSES', 'CAMVID_FROM_CITYSCAPES',
     'UNUSED_EDGENETS_KEYS', 'EdgeNetsConversionError', 'convert_espnetv2',
-    'map_classifier_rows', 'espnetv2_width', 'sha256_of',
+    'map_classifier_rows', 'without_classifier', 'espnetv2_width', 'sha256_of',
     'load_edgenets_checkpoint', 'register_edgenets_schemes',
     'check_loads_into_espnetv2'
 ]
@@ -299,12 +301,14 @@ def load_edgenets_checkpoint(
 ) -> dict:
     """Read an EdgeNets ESPNetv2 ``.pth`` (weights only) and return an
     mmengine checkpoint dict: ``state_dict`` (converted, ``rows`` applied)
-    and ``meta`` naming the source and its sha256."""
+    and ``meta`` naming the source, its sha256 and the classifier's rows
+    (None when ``rows`` removed it)."""
     state_dict = torch.load(path, map_location=map_location or 'cpu',
                             weights_only=True)
     converted = convert_espnetv2(state_dict)
     if rows is not None:
         converted = rows(converted)
+    classifier = converted.get('decode_head.conv_seg.weight')
     return dict(
         state_dict=converted,
         meta=dict(
@@ -312,19 +316,33 @@ def load_edgenets_checkpoint(
             source=str(path),
             source_sha256=sha256_of(path),
             widen_factor=espnetv2_width(state_dict),
-            num_classes=int(converted['decode_head.conv_seg.weight'].shape[0])))
+            num_classes=None if classifier is None else int(
+                classifier.shape[0])))
+
+
+def without_classifier(
+    state_dict: Dict[str, Tensor],
+    classifier: str = 'decode_head.conv_seg'
+) -> 'OrderedDict[str, Tensor]':
+    """A copy of a converted state_dict without the final 1x1 classifier
+    (``classifier``'s weight and bias), so that a head for another label
+    set keeps its own initialisation of it."""
+    return OrderedDict((k, v) for k, v in state_dict.items()
+                       if not k.startswith(f'{classifier}.'))
 
 
 def register_edgenets_schemes() -> None:
-    """Register ``edgenets://`` and ``edgenets-camvid://`` with mmengine's
-    ``CheckpointLoader`` (idempotent)."""
+    """Register ``edgenets://``, ``edgenets-camvid://`` and
+    ``edgenets-no-classifier://`` with mmengine's ``CheckpointLoader``
+    (idempotent)."""
     from mmengine.runner.checkpoint import CheckpointLoader
 
     def camvid_rows(sd: Dict[str, Tensor]) -> Dict[str, Tensor]:
         return map_classifier_rows(sd, CAMVID_FROM_CITYSCAPES)
 
     for prefix, rows in (('edgenets://', None),
-                         ('edgenets-camvid://', camvid_rows)):
+                         ('edgenets-camvid://', camvid_rows),
+                         ('edgenets-no-classifier://', without_classifier)):
 
         def load(filename: str, map_location=None, prefix=prefix, rows=rows):
             return load_edgenets_checkpoint(filename[len(prefix):],

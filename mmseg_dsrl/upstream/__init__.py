@@ -64,8 +64,8 @@ class UpstreamFix:
 
 
 #: Every fix, in the order they are applied. ``versions`` are the releases
-#: with the bug as far as checked: each range ends at the release checked
-#: here (the last release of each package, 2026-11).
+#: with the bug as far as checked: each range ends at the newest release
+#: checked (the pinned one).
 FIXES: List[UpstreamFix] = [
     UpstreamFix(
         'runner-checkpoints', 'mmengine', ('0.0.0', '0.10.7'),

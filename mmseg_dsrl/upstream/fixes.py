@@ -1,4 +1,5 @@
-"""The work-arounds for the pinned stack (SPEC section 3), one function each.
+"""The work-arounds for the pinned stack (README, Installation), one function
+each.
 
 :mod:`mmseg_dsrl.upstream` registers each with the upstream versions that
 have the bug and applies it on ``import mmseg_dsrl``. Checkpoint loading

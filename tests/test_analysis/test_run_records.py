@@ -178,32 +178,6 @@ def test_unknown_block_options_are_refused():
         rr.render_block('scatter', [])
 
 
-def test_camvid_page_equals_its_records(capsys):
-    """Every generated table of configs/camvid/README.md is what the
-    committed records give."""
-    assert run_script(RECIPE, [
-        '--from-records', osp.join(REPO, 'configs', 'camvid', 'results'),
-        '--check'
-    ]) == 0, capsys.readouterr().out
-
-
-def test_camvid_page_has_no_results_table_or_plot_outside_generated_blocks():
-    """Result tables and plots of the CamVid page come from records: outside
-    the generated blocks no table row holds a measured figure (a number with
-    decimals) and no image is shown."""
-    import re
-    with open(osp.join(REPO, 'configs', 'camvid', 'README.md')) as f:
-        page = f.read()
-    hand_written = rr._BLOCK.sub('', page)  # the recipe's own block syntax
-    assert hand_written != page  # the page has generated blocks
-    rows = [
-        line for line in hand_written.splitlines()
-        if line.startswith('|') and re.search(r'\d\.\d', line)
-    ]
-    assert rows == [], rows
-    assert '![' not in hand_written
-
-
 def test_records_of_a_finished_run_dir(tmp_path):
     """A run folder as the recipe leaves it: metrics.json, mmengine's text
     log and scalars (validation every 2 iterations)."""
@@ -249,36 +223,6 @@ def test_teacher_rows_need_the_finished_teacher_run(tmp_path, capsys):
         ])
 
 
-def test_metafile_results_equal_their_records():
-    """A CamVid metafile entry has Results exactly when run records of its
-    config as shipped (at its own schedule, on val) are committed, and its
-    mIoU is their seed mean: no figure without a record behind it."""
-    import statistics
-
-    import yaml
-    with open(osp.join(REPO, 'configs', 'camvid', 'metafile.yaml')) as f:
-        models = yaml.safe_load(f)['Models']
-    records = rr.load_records(osp.join(REPO, 'configs', 'camvid', 'results'))
-    checked = 0
-    for model in models:
-        iters = 1000 if '-1000i_' in model['Config'] else None
-        runs = [
-            r for r in records if r['config'] == model['Config']
-            and not r.get('cfg_options') and r['iters'] == iters
-            and r['split'] == 'val'
-        ]
-        if not runs:
-            assert 'Results' not in model, (
-                f"{model['Name']}: Results without a run record of the "
-                'config as shipped under configs/camvid/results')
-            continue
-        mean = statistics.fmean(r['mIoU'] for r in runs)
-        assert model['Results']['Metrics']['mIoU'] == round(mean, 2), (
-            model['Name'], [r['_path'] for r in runs])
-        checked += 1
-    assert checked >= 1
-
-
 def test_portable_path_is_relative_under_the_start_only(tmp_path):
     inside = tmp_path / 'w' / 'full_seed0' / 'iter_3.pth'
     assert rr.portable_path(str(inside), str(tmp_path)) == osp.join(
@@ -293,17 +237,8 @@ def test_portable_path_is_relative_under_the_start_only(tmp_path):
 def test_committed_records_name_no_absolute_path():
     """A committed record is read on other machines: the files its
     cfg_options name (a teacher's checkpoint) are relative paths."""
-    records = rr.load_records(osp.join(REPO, 'configs', 'camvid', 'results'))
+    records = rr.load_records(osp.join(REPO, 'results', 'camvid-bisenet'))
     absolute = [(r['_path'], k, v) for r in records
                 for k, v in (r.get('cfg_options') or {}).items()
                 if isinstance(v, str) and osp.isabs(v)]
     assert not absolute, absolute
-
-
-def test_espnetv2_page_equals_its_records(capsys):
-    """The ESPNetv2 page's generated tables are what its records give."""
-    assert run_script(RECIPE, [
-        '--from-records', osp.join(REPO, 'configs', 'espnetv2', 'results'),
-        '--page', osp.join(REPO, 'configs', 'espnetv2', 'README.md'),
-        '--check'
-    ]) == 0, capsys.readouterr().out

@@ -148,6 +148,36 @@ def test_checkpoint_prefix_loads_and_converts(tmp_path):
     assert ckpt['state_dict']['decode_head.conv_seg.bias'].shape == (11, )
     ckpt = CheckpointLoader.load_checkpoint(f'edgenets://{src}')
     assert ckpt['state_dict']['decode_head.conv_seg.bias'].shape == (20, )
+    fresh = CheckpointLoader.load_checkpoint(
+        f'edgenets-no-classifier://{src}')
+    assert fresh['meta']['num_classes'] is None
+    assert sorted(set(ckpt['state_dict']) - set(fresh['state_dict'])) == [
+        'decode_head.conv_seg.bias', 'decode_head.conv_seg.weight'
+    ]
+    assert all(fresh['state_dict'][k].equal(v)
+               for k, v in ckpt['state_dict'].items()
+               if not k.startswith('decode_head.conv_seg.'))
+
+
+def test_a_fresh_classifier_keeps_its_own_initialisation(tmp_path):
+    """Loading edgenets-no-classifier:// into a head for another label
+    set sets every other weight and leaves the classifier as initialised."""
+    from mmengine.runner.checkpoint import load_checkpoint
+    from mmseg.registry import MODELS
+    src = tmp_path / 'edgenets.pth'
+    torch.save(edgenets_state_dict(classes=20), src)
+    model = MODELS.build(
+        dict(type='EncoderDecoder',
+             backbone=dict(type='ESPNetV2', widen_factor=0.5),
+             decode_head=dict(
+                 type='ESPNetV2Head', in_channels=(16, 32, 64, 128),
+                 in_index=(0, 1, 2, 3), channels=3, num_classes=7)))
+    before = model.decode_head.conv_seg.weight.detach().clone()
+    load_checkpoint(model, f'edgenets-no-classifier://{src}', strict=False)
+    assert model.decode_head.conv_seg.weight.equal(before)
+    converted = convert_espnetv2(edgenets_state_dict(classes=20))
+    key = next(k for k in converted if k.startswith('backbone.'))
+    assert model.state_dict()[key].equal(converted[key])
 
 
 # ----------------------------------------------------------------------

@@ -64,8 +64,8 @@ STEP_CONFIGS = (
 # logged steps) to fp32 that the table calls 'ok'. The same seed in another
 # precision follows another trajectory (rounding, and fp16's dynamic loss
 # scale skips the first steps whose gradients overflow), so this is a
-# coarse bound against a broken loss, set before the first GPU run (which
-# gave -0.5 % to +8.6 %); it is not calibrated on seed-to-seed spread.
+# coarse bound against a broken loss, not calibrated on seed-to-seed
+# spread.
 AMP_FINAL_LOSS_TOLERANCE = 0.15
 
 

@@ -205,19 +205,12 @@ def main(argv=None) -> None:
               + (f'; INT8 calibrated on the first {args.calibration_images} '
                  f'images of {args.calibration_dir}'
                  if args.calibration_dir else ''))
-    lines = [
-        header, '',
-        '| model | path | latency (ms) | speed-up vs. eager fp32 | x compute '
-        'bound | labels agree (%) | max abs logit diff |',
-        '|---|---|---|---|---|---|---|'
+    from mmseg_dsrl.analysis.pages import deployment_table
+    skipped_rows = [
+        dict(model=n, path=k, reason=why) for (n, k), why in skipped.items()
     ]
-    for r in rows:
-        lines.append(
-            f'| {r["model"]} | {r["path"]} | {r["latency_ms"]:.1f} | '
-            f'{r["speedup"]:.2f}x | {r["x_bound"]:.1f}x | '
-            f'{r["label_agreement"]:.2f} | {r["max_abs_diff"]:.1e} |')
-    for (n, k), why in skipped.items():
-        lines.append(f'| {n} | {k} | not run: {why} | | | | |')
+    lines = [header, ''] + deployment_table(
+        dict(rows=rows, skipped=skipped_rows))
     print('\n'.join(lines))
     if args.out:
         os.makedirs(args.out, exist_ok=True)
@@ -225,13 +218,7 @@ def main(argv=None) -> None:
             f.write('\n'.join(lines) + '\n')
         with open(osp.join(args.out, 'deployment.json'), 'w') as f:
             json.dump(
-                dict(
-                    header=header,
-                    rows=rows,
-                    skipped=[
-                        dict(model=n, path=k, reason=why)
-                        for (n, k), why in skipped.items()
-                    ]),
+                dict(header=header, rows=rows, skipped=skipped_rows),
                 f,
                 indent=2)
 

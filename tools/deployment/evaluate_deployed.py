@@ -4,8 +4,8 @@ For every --paths entry (eager fp32 PyTorch, ONNX Runtime, OpenVINO, their
 INT8 versions, ...) builds the runner of
 mmseg_dsrl.analysis.inference_backends and evaluates it with the config's
 own val dataloader, post-processing and evaluator (mmseg's IoUMetric), so
-"fp32 52.17 -> INT8 51.90 mIoU" is measured on your checkpoint and data,
-not assumed. INT8 paths are calibrated on the first --calibration-images
+what a path costs in mIoU is measured on your checkpoint and data, not
+assumed. INT8 paths are calibrated on the first --calibration-images
 images of --calibration-dir (sorted names; use training images, never the
 evaluated ones).
 

@@ -20,7 +20,7 @@ Example (about 100 minutes on a 2-core CPU):
     python tools/experiments/camvid_recipe.py --data-root D \
         --models dsrl lr --seeds 0
     python tools/experiments/camvid_recipe.py \
-        --from-records configs/camvid/results --check
+        --from-records results/camvid-bisenet --check
 """
 import argparse
 import json
@@ -65,6 +65,8 @@ MODELS = {
 # Fine-tuned from EdgeNets' Cityscapes ESPNetv2 (configs/espnetv2; the
 # checkpoint the configs name, or --edgenets-checkpoint).
 _ESPNETV2 = 'configs/espnetv2/{}espnetv2_s2.0_1xb4-1000i_camvid-{}.py'
+_EDGENETS_512x256 = ('../shared/pretrained/edgenets/'
+                     'espnetv2_s_2.0_city_512x256.pth')
 MODELS.update({
     'espnetv2-full': ('ESPNetv2 s=2.0 (Cityscapes weights), 360x480 input',
                       _ESPNETV2.format('', '360x480'), (360, 480)),
@@ -94,15 +96,14 @@ PRETRAINED = {k for k in MODELS if k.startswith('espnetv2-')}
 TEACHERS = {'dsrl-teacher': 'full'}
 # Ablations of the DSRL rows (same config, one part changed with
 # --cfg-options-style overrides). The shipped DSRL row is the paper setting
-# with FA's gradient into the SR side only (it was 'fa-to-sr' while measured);
-# the FA variants change one thing of the paper setting each.
+# with FA's gradient into the SR side only; the FA variants change one thing
+# of the paper setting each.
 ABLATIONS = {
     'sssr-only': ('SSSR only (no SISR, no FA)', 'dsrl', {
         'model.sisr_head': None,
         'model.fa_loss': None
     }),
-    'dsrl-no-fa': ('DSRL without FA (SSSR + SISR; the default until '
-                   '2026-11-23)', 'dsrl', {
+    'dsrl-no-fa': ('DSRL without FA (SSSR + SISR)', 'dsrl', {
                        'model.fa_loss': None
                    }),
     'dsrl-icnet-no-fa': ('DSRL-ICNet without FA (SSSR + SISR)', 'dsrl-icnet',
@@ -140,6 +141,26 @@ ABLATIONS = {
                    'dsrl', {
                        'model.fa_loss.subsample': 16
                    }),
+    # ESPNetv2 fine-tuning choices (made on dev): the classifier's start,
+    # and FA's direction in this regime.
+    'espnetv2-lr-fresh-classifier': (
+        'ESPNetv2 LR baseline, classifier freshly initialised (not from the '
+        'mapped Cityscapes rows)', 'espnetv2-lr', {
+            'load_from': 'edgenets-no-classifier://' + _EDGENETS_512x256
+        }),
+    'espnetv2-dsrl-no-fa': ('DSRL-ESPNetv2 without FA (SSSR + SISR)',
+                            'espnetv2-dsrl', {
+                                'model.fa_loss': None
+                            }),
+    'espnetv2-dsrl-fa-w0.1': ('DSRL-ESPNetv2 as shipped, FA weight 0.1 '
+                              '(shipped: 1.0)', 'espnetv2-dsrl', {
+                                  'model.fa_loss.loss_weight': 0.1
+                              }),
+    'espnetv2-sssr-only': ('DSRL-ESPNetv2, SSSR only (no SISR, no FA)',
+                           'espnetv2-dsrl', {
+                               'model.sisr_head': None,
+                               'model.fa_loss': None
+                           }),
     # The official release's SSSR (3x3 deconvolutions + BN + PReLU on every
     # stage) instead of the shipped linear stages that start as the resize.
     'espnetv2-dsrl-official-sssr': (
@@ -173,11 +194,15 @@ def is_pretrained(key: str) -> bool:
 
 def pretrained_options(key: str, args) -> dict:
     """The load_from of a row that fine-tunes EdgeNets' weights, when
-    --edgenets-checkpoint is given (the configs name the default place)."""
+    --edgenets-checkpoint is given (the configs name the default place),
+    through the row's scheme (``edgenets-camvid://`` unless its ablation
+    names another)."""
     if not is_pretrained(key) or not args.edgenets_checkpoint:
         return {}
+    options = ABLATIONS[key][2] if key in ABLATIONS else {}
+    scheme = options.get('load_from', 'edgenets-camvid://').split('://')[0]
     path = osp.abspath(args.edgenets_checkpoint)
-    return {'load_from': f'edgenets-camvid://{path}'}
+    return {'load_from': f'{scheme}://{path}'}
 
 
 def parse_args() -> argparse.Namespace:
@@ -391,8 +416,8 @@ def main() -> int:
         name, config, shape, cfg_options = resolve(key)
         run_options = {
             **camvid_split_options(args.split),
-            **pretrained_options(key, args),
-            **(cfg_options or {})
+            **(cfg_options or {}),
+            **pretrained_options(key, args)
         }
         seeds = args.seeds
         mious, times, details, losses, model = [], [], [], [], None

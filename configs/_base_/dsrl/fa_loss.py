@@ -1,15 +1,11 @@
 # The Feature Affinity (FA) term of every DSRL config in this project.
 #
 # Default: the paper's FA term with its gradient into the SR side only (the
-# SSSR side is read detached). Chosen on CamVid val (from scratch, 1000
-# iterations, 3 seeds, runs without committed records; configs/camvid/README.md)
-# over DSRL without FA and the paper's setting (FA's gradient also into the
-# segmentation, pulling its affinity towards the RGB image's). Recorded since
-# (val): +3.05 mIoU over the same-input baseline at 1000 iterations (seed 0),
-# -0.19 and +0.30 at 3000 (seeds 0, 1): level at the long schedule. FA then
-# shapes the SR branch, and through it the shared encoder, after the
-# segmentation; the SSSR-side 1x1 FA transform is a fixed projection (frozen
-# at build).
+# SSSR side is read detached), so that FA shapes the SR branch, and through
+# it the shared encoder, after the segmentation instead of pulling the
+# segmentation's affinity towards the RGB image's; the SSSR-side 1x1 FA
+# transform is a fixed projection (frozen at build). How it compares with
+# the paper's setting and with no FA: docs/experiments.md.
 dsrl_fa_loss = dict(
     type='FeatureAffinityLoss',
     p=2,

@@ -1,0 +1,216 @@
+"""Every results figure of the documentation, generated from committed
+records and checked against them.
+
+Pages (``README.md``, ``configs/*/README.md``, ``docs/*.md``) embed
+generated blocks between markers::
+
+    <!-- records: results/camvid-espnetv2 -->       (once: the page's root)
+    <!-- generated from records: summary dir=2026-12-02_val keys=lr -->
+    | ... |
+    <!-- end generated -->
+
+The run-record kinds (``summary``, ``curves``, ``paired``, ``gap``, ...:
+:func:`mmseg_dsrl.analysis.run_records.render_block`) read the run records
+under the page's root (or the block's own ``records=FOLDER``), ``dir=`` and
+``dirs=`` relative to it. Two kinds read one raw file instead
+(``file=PATH``, relative to the repository):
+
+* ``demo``: the rows ``tools/run_demo.py`` writes (``demo_results.json``);
+* ``deployment``: what ``tools/deployment/deployment_benchmark.py --out``
+  writes (``deployment.json``).
+
+Metafiles (``configs/*/metafile.yaml``) are checked, not written: an entry
+has ``Results`` exactly when committed records of its config as shipped
+exist, and its mIoU is their seed mean (:func:`metafile_differences`).
+
+``python tools/generate_pages.py [--check]`` rewrites (or checks) them all.
+"""
+import glob
+import json
+import os.path as osp
+import re
+import statistics
+from typing import Dict, Iterable, List, Optional, Sequence
+
+from .run_records import first_difference, load_records, render_block
+from .training_logs import markdown_table
+
+__all__ = [
+    'page_paths', 'metafile_paths', 'demo_table', 'deployment_table',
+    'regenerate_page', 'metafile_differences', 'shipped_results'
+]
+
+_ROOT = re.compile(r'<!-- records: (?P<root>\S+) -->')
+_BLOCK = re.compile(
+    r'(<!-- generated from records: (?P<spec>[^>]*?) -->\n)'
+    r'(?P<body>.*?)'
+    r'(<!-- end generated -->)', re.S)
+#: The demo's thin classes, in its table's order.
+DEMO_THIN = ('lane_marking', 'pole', 'sign')
+
+
+def page_paths(repo: str) -> List[str]:
+    """The pages that may hold generated blocks, relative to ``repo``."""
+    pages = ['README.md'] + sorted(
+        glob.glob('configs/*/README.md', root_dir=repo)) + sorted(
+            glob.glob('docs/*.md', root_dir=repo))
+    return [p for p in pages if osp.isfile(osp.join(repo, p))]
+
+
+def metafile_paths(repo: str) -> List[str]:
+    return sorted(glob.glob('configs/*/metafile.yaml', root_dir=repo))
+
+
+def demo_table(rows: Sequence[dict], link_prefix: str = '') -> List[str]:
+    """The demo's table: each model's config, mIoU, thin-class IoU and
+    inference GFLOPs."""
+    headers = ['model', 'mIoU'] + [f'IoU {c}' for c in DEMO_THIN] + [
+        'GFLOPs (256x512)', 'iterations', 'seed'
+    ]
+    body = [[
+        f'[{r["model"]}]({link_prefix}{r["config"]})', f'{r["mIoU"]:.2f}',
+        *[f'{r["IoU." + c]:.2f}' for c in DEMO_THIN], f'{r["gflops"]:.3f}',
+        str(r.get('iters', '')), str(r.get('seed', ''))
+    ] for r in rows]
+    return markdown_table(headers, body).splitlines()
+
+
+def deployment_table(result: dict) -> List[str]:
+    """The deployment benchmark's table (``deployment.json``): latency,
+    speed-up over eager fp32, distance from the compute bound and agreement
+    with eager fp32, per model and path; paths not run say why."""
+    lines = [
+        '| model | path | latency (ms) | speed-up vs. eager fp32 | x compute '
+        'bound | labels agree (%) | max abs logit diff |',
+        '|---|---|---|---|---|---|---|'
+    ]
+    for r in result['rows']:
+        lines.append(
+            f'| {r["model"]} | {r["path"]} | {r["latency_ms"]:.1f} | '
+            f'{r["speedup"]:.2f}x | {r["x_bound"]:.1f}x | '
+            f'{r["label_agreement"]:.2f} | {r["max_abs_diff"]:.1e} |')
+    for s in result.get('skipped', []):
+        lines.append(f'| {s["model"]} | {s["path"]} | not run: '
+                     f'{s["reason"]} | | | | |')
+    return lines
+
+
+def _options(spec: str) -> Dict[str, str]:
+    return dict(p.split('=', 1) for p in spec.split()[1:] if '=' in p)
+
+
+def _render(spec: str, repo: str, page_dir: str,
+            root: Optional[str], cache: Dict[str, list]) -> str:
+    kind = spec.split()[0]
+    options = _options(spec)
+    up = osp.relpath(repo, page_dir)
+    link_prefix = '' if up == '.' else up + '/'
+    if kind in ('demo', 'deployment'):
+        if 'file' not in options:
+            raise ValueError(f'generated block "{spec}": {kind} needs '
+                             'file=PATH (relative to the repository)')
+        with open(osp.join(repo, options['file'])) as f:
+            data = json.load(f)
+        lines = (demo_table(data, link_prefix) if kind == 'demo' else
+                 deployment_table(data))
+        return '\n'.join(lines) + '\n'
+    folder = options.pop('records', None) or root
+    if folder is None:
+        raise ValueError(f'generated block "{spec}": the page names no '
+                         'records folder (<!-- records: FOLDER --> or '
+                         'records=FOLDER in the block)')
+    if folder not in cache:
+        cache[folder] = load_records(osp.join(repo, folder))
+    spec = ' '.join(p for p in spec.split() if not p.startswith('records='))
+    return render_block(spec, cache[folder], link_prefix)
+
+
+def regenerate_page(text: str, repo: str, page: str) -> str:
+    """``text`` (the page at ``page``, relative to ``repo``) with every
+    generated block rendered from its records."""
+    match = _ROOT.search(text)
+    root = match.group('root') if match else None
+    page_dir = osp.dirname(osp.join(repo, page))
+    cache: Dict[str, list] = {}
+    return _BLOCK.sub(
+        lambda m: m.group(1) + _render(m.group('spec'), repo, page_dir, root,
+                                       cache) + m.group(4), text)
+
+
+def _schedule(config: str) -> Optional[int]:
+    match = re.search(r'-(\d+)i_', osp.basename(config))
+    return int(match.group(1)) if match else None
+
+
+def shipped_results(repo: str) -> Dict[str, List[float]]:
+    """Per config, the val mIoU of every committed run of it as shipped
+    (no overrides, its own schedule): run records under ``results/`` and
+    the demo's rows."""
+    out: Dict[str, List[float]] = {}
+    for folder in sorted(glob.glob('results/*/', root_dir=repo)):
+        for r in load_records(osp.join(repo, folder)):
+            iters = _schedule(r['config'])
+            ran = iters if r['iters'] is None else r['iters']
+            if r.get('cfg_options') or r['split'] != 'val' or ran != iters:
+                continue
+            out.setdefault(r['config'], []).append(r['mIoU'])
+    for path in sorted(glob.glob('results/demo/*.json', root_dir=repo)):
+        with open(osp.join(repo, path)) as f:
+            for row in json.load(f):
+                if row.get('iters') in (None, _schedule(row['config'])):
+                    out.setdefault(row['config'], []).append(row['mIoU'])
+    return out
+
+
+def metafile_differences(repo: str, metafile: str,
+                         results: Dict[str, List[float]]) -> List[str]:
+    """What in ``metafile`` disagrees with the committed records: Results
+    without records, records without Results, or an mIoU that is not the
+    seed mean (rounded to 2 decimals)."""
+    import yaml
+    with open(osp.join(repo, metafile)) as f:
+        models = yaml.safe_load(f).get('Models', [])
+    problems = []
+    for model in models:
+        runs = results.get(model['Config'], [])
+        shown = (model.get('Results') or {}).get('Metrics', {}).get('mIoU')
+        if not runs and shown is not None:
+            problems.append(f'{metafile}: {model["Name"]} shows mIoU {shown} '
+                            'but no committed record of its config as '
+                            'shipped exists')
+        elif runs and round(statistics.fmean(runs), 2) != shown:
+            problems.append(
+                f'{metafile}: {model["Name"]} shows mIoU {shown}; its '
+                f'{len(runs)} record(s) give '
+                f'{round(statistics.fmean(runs), 2)}')
+    return problems
+
+
+def check_all(repo: str, write: bool = False) -> List[str]:
+    """Regenerate (``write``) or compare every page, then check every
+    metafile; the list of differences (empty when all agree)."""
+    problems = []
+    for page in page_paths(repo):
+        path = osp.join(repo, page)
+        with open(path) as f:
+            text = f.read()
+        new = regenerate_page(text, repo, page)
+        diff = first_difference(text, new)
+        if diff is None:
+            continue
+        if write:
+            with open(path, 'w') as f:
+                f.write(new)
+        else:
+            problems.append(f'{page} differs from its records, {diff}')
+    results = shipped_results(repo)
+    for metafile in metafile_paths(repo):
+        problems += metafile_differences(repo, metafile, results)
+    return problems
+
+
+def pages_with_blocks(repo: str) -> Iterable[str]:
+    for page in page_paths(repo):
+        with open(osp.join(repo, page)) as f:
+            if _BLOCK.search(f.read()):
+                yield page

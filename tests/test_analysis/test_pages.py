@@ -1,0 +1,108 @@
+"""Generated documentation: every page and metafile equals its records."""
+import json
+import os
+import os.path as osp
+
+import pytest
+
+from dsrl_test_utils import REPO
+from mmseg_dsrl.analysis import pages
+
+
+def test_every_page_and_metafile_equals_its_records():
+    assert pages.check_all(REPO) == []
+    assert 'README.md' in pages.page_paths(REPO)
+
+
+def _demo_repo(tmp_path, shown_miou):
+    """A repository with one demo record, a page showing it and a
+    metafile."""
+    (tmp_path / 'results' / 'demo').mkdir(parents=True)
+    row = {
+        'model': 'DSRL', 'config': 'configs/x/dsrl_a_1xb4-400i_b.py',
+        'mIoU': 61.514, 'gflops': 0.5083, 'IoU.lane_marking': 25.0,
+        'IoU.pole': 19.7, 'IoU.sign': 16.4, 'iters': 400, 'seed': 0
+    }
+    (tmp_path / 'results' / 'demo' / 'demo_seed0.json').write_text(
+        json.dumps([row]))
+    (tmp_path / 'configs' / 'x').mkdir(parents=True)
+    page = ('# x\n<!-- generated from records: demo '
+            'file=results/demo/demo_seed0.json -->\n| stale |\n'
+            '<!-- end generated -->\n')
+    (tmp_path / 'configs' / 'x' / 'README.md').write_text(page)
+    (tmp_path / 'configs' / 'x' / 'metafile.yaml').write_text(
+        'Models:\n- Name: dsrl_a\n  Config: configs/x/dsrl_a_1xb4-400i_b.py\n'
+        + ('' if shown_miou is None else
+           f'  Results:\n    Metrics:\n      mIoU: {shown_miou}\n') +
+        '- Name: other\n  Config: configs/x/other_1xb4-400i_b.py\n'
+        '  Results:\n    Metrics:\n      mIoU: 50.0\n')
+    return tmp_path
+
+
+def test_demo_block_is_generated_and_the_check_names_the_page(tmp_path):
+    repo = str(_demo_repo(tmp_path, 61.51))
+    problems = pages.check_all(repo)
+    assert problems[0].startswith('configs/x/README.md differs')
+    # Results without any record: named, with the model.
+    assert problems[1:] == [
+        'configs/x/metafile.yaml: other shows mIoU 50.0 but no committed '
+        'record of its config as shipped exists'
+    ]
+    pages.check_all(repo, write=True)
+    text = (tmp_path / 'configs' / 'x' / 'README.md').read_text()
+    assert '| [DSRL](../../configs/x/dsrl_a_1xb4-400i_b.py) | 61.51 |' in text
+    assert '| stale |' not in text
+    assert pages.check_all(repo)[0].startswith('configs/x/metafile.yaml')
+
+
+@pytest.mark.parametrize('shown', [61.5, None])
+def test_metafile_figure_must_equal_the_record_mean(tmp_path, shown):
+    repo = str(_demo_repo(tmp_path, shown))
+    problems = pages.metafile_differences(repo, 'configs/x/metafile.yaml',
+                                          pages.shipped_results(repo))
+    assert problems[0] == (f'configs/x/metafile.yaml: dsrl_a shows mIoU '
+                           f'{shown}; its 1 record(s) give 61.51')
+
+
+def test_deployment_block_lists_rows_and_what_was_not_run(tmp_path):
+    result = {
+        'rows': [{
+            'model': 'm', 'path': 'onnxruntime', 'latency_ms': 20.94,
+            'speedup': 5.126, 'x_bound': 1.04, 'label_agreement': 100.0,
+            'max_abs_diff': 7.6e-6
+        }],
+        'skipped': [{'model': 'm', 'path': 'openvino', 'reason': 'refused'}]
+    }
+    assert pages.deployment_table(result)[2:] == [
+        '| m | onnxruntime | 20.9 | 5.13x | 1.0x | 100.00 | 7.6e-06 |',
+        '| m | openvino | not run: refused | | | | |'
+    ]
+
+
+def test_block_without_records_folder_is_refused(tmp_path):
+    os.makedirs(tmp_path / 'docs')
+    text = ('<!-- generated from records: summary dir=a -->\n'
+            '<!-- end generated -->\n')
+    with pytest.raises(ValueError, match='names no records folder'):
+        pages.regenerate_page(text, str(tmp_path), 'docs/a.md')
+
+
+def test_results_tables_of_the_front_door_and_model_pages_are_generated():
+    """README.md and the model pages hold no hand-written results table: a
+    table whose header names an accuracy or a time lies in a generated
+    block."""
+    import re
+
+    from mmseg_dsrl.analysis.run_records import _BLOCK
+    results_header = re.compile(r'mIoU|IoU|latency|\(ms\)|speed|time', re.I)
+    for page in pages.page_paths(REPO):
+        if not (page == 'README.md' or page.startswith('configs/')):
+            continue
+        with open(osp.join(REPO, page)) as f:
+            hand_written = _BLOCK.sub('', f.read()).splitlines()
+        headers = [
+            line for i, line in enumerate(hand_written)
+            if line.startswith('|') and (
+                i == 0 or not hand_written[i - 1].startswith('|'))
+        ]
+        assert [h for h in headers if results_header.search(h)] == [], page
