@@ -12,7 +12,8 @@ from mmengine.runner import Runner
 
 import mmseg_dsrl  # noqa: F401  (registers modules, applies compat fixes)
 from mmseg_dsrl.upstream import leave_process_group
-from mmseg_dsrl.analysis.configs import load_config, use_bn_without_cuda
+from mmseg_dsrl.analysis.configs import (load_config, use_bn_without_cuda,
+                                         with_class_count_check)
 from mmseg_dsrl.analysis.cli import non_negative_float
 
 
@@ -46,6 +47,12 @@ def parse_args() -> argparse.Namespace:
         help='job launcher')
     parser.add_argument(
         '--tta', action='store_true', help='test time augmentation')
+    parser.add_argument(
+        '--allow-partial',
+        action='store_true',
+        help='evaluate even when the checkpoint leaves weights that '
+        'inference uses unset (or of another shape); by default that is '
+        'refused, with what the checkpoint probably is')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -60,6 +67,7 @@ def main() -> None:
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     use_bn_without_cuda(cfg)
+    with_class_count_check(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
@@ -88,8 +96,32 @@ def main() -> None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
     runner = Runner.from_cfg(cfg)
+    runner.load_or_resume()  # runner.test() then keeps these weights
+    refusal = partial_checkpoint_refusal(runner.model, args.checkpoint,
+                                         args.allow_partial)
+    if refusal:
+        leave_process_group()
+        raise SystemExit(refusal)
     runner.test()
     leave_process_group()
+
+
+def partial_checkpoint_refusal(model, checkpoint: str,
+                               allow_partial: bool) -> str:
+    """The message refusing to evaluate ``model`` when ``checkpoint``
+    left weights that inference uses unset or of another shape (empty when
+    it is complete for inference, or with ``allow_partial``)."""
+    from mmengine.model import is_model_wrapper
+    inner = model
+    while is_model_wrapper(inner) or hasattr(inner, 'module'):
+        inner = inner.module
+    fit = getattr(inner, '_mmseg_dsrl_checkpoint_fit', None)
+    if fit is None or fit.complete_for_inference or allow_partial:
+        return ''
+    return (f'{checkpoint} does not fit this model:\n{fit.describe()}\n'
+            'Evaluating it would measure partly untrained weights; check the '
+            'config and checkpoint, or pass --allow-partial to evaluate '
+            'anyway.')
 
 
 if __name__ == '__main__':

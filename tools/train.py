@@ -19,7 +19,8 @@ from mmengine.runner import Runner
 
 import mmseg_dsrl  # noqa: F401  (registers modules, applies compat fixes)
 from mmseg_dsrl.upstream import leave_process_group
-from mmseg_dsrl.analysis.configs import load_config, use_bn_without_cuda
+from mmseg_dsrl.analysis.configs import (load_config, use_bn_without_cuda,
+                                         with_class_count_check)
 
 
 def parse_args() -> argparse.Namespace:
@@ -58,6 +59,7 @@ def main() -> None:
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     use_bn_without_cuda(cfg)
+    with_class_count_check(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

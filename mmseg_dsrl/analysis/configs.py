@@ -117,3 +117,15 @@ def save_initialised_teacher(cfg: Config, path: str) -> str:
     model.init_weights()
     torch.save(dict(state_dict=model.state_dict()), path)
     return path
+
+
+def with_class_count_check(cfg: Config) -> Config:
+    """Add :class:`~mmseg_dsrl.engine.ClassCountCheckHook` to
+    ``cfg.custom_hooks`` (once): heads and dataset must agree on the number
+    of classes before any step."""
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if not any(h.get('type') == 'ClassCountCheckHook' for h in hooks):
+        hooks.append(dict(type='ClassCountCheckHook'))
+    cfg.custom_hooks = hooks
+    return cfg
+

@@ -8,7 +8,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmseg_dsrl.utils.schedule import shorten_schedule  # noqa: F401 (re-exported)
 
-from .configs import load_config, use_bn_without_cuda
+from .configs import (load_config, use_bn_without_cuda,
+                      with_class_count_check)
 
 
 def set_data_root(cfg, data_root: str) -> None:
@@ -57,6 +58,7 @@ def train_and_evaluate(config: str,
     from mmengine.runner import Runner
     cfg = load_config(config, cfg_options)
     use_bn_without_cuda(cfg)
+    with_class_count_check(cfg)
     if data_root is not None:
         set_data_root(cfg, data_root)
     if iters is not None:

@@ -5,12 +5,14 @@ from typing import Dict, List, Optional, Sequence
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
+from .layout_checks import CheckedFolderMixin
+
 #: Label value of the void ("Unlabelled") pixels in the SegNet annotations.
 CAMVID_VOID = 11
 
 
 @DATASETS.register_module()
-class CamVidDataset(BaseSegDataset):
+class CamVidDataset(CheckedFolderMixin, BaseSegDataset):
     """CamVid (Brostow et al., 2009), 11-class SegNet version.
 
     Images and label maps are PNGs with identical names in two folders, e.g.
@@ -29,6 +31,9 @@ class CamVidDataset(BaseSegDataset):
             first ``_``) of the sequences to keep. Default: all frames.
         **kwargs: Those of ``mmseg.datasets.BaseSegDataset``.
     """
+    layout_hint = ('CamVid in the SegNet layout: train/, trainannot/, val/, '
+                   'valannot/ under data_root, label maps with the names of '
+                   'their frames, values 0-10 and 11 for void')
     METAINFO = dict(
         classes=('sky', 'building', 'pole', 'road', 'pavement', 'tree',
                  'sign_symbol', 'fence', 'car', 'pedestrian', 'bicyclist'),

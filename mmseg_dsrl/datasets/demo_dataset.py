@@ -3,10 +3,11 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 from .demo_scenes import CLASSES, PALETTE
+from .layout_checks import CheckedFolderMixin
 
 
 @DATASETS.register_module()
-class DSRLDemoDataset(BaseSegDataset):
+class DSRLDemoDataset(CheckedFolderMixin, BaseSegDataset):
     """Synthetic street scenes written by ``tools/dataset_converters/make_demo_dataset.py``.
 
     Seven classes (sky, building, vegetation, road, lane marking, pole,
@@ -15,6 +16,9 @@ class DSRLDemoDataset(BaseSegDataset):
     under ``img_dir/{split}`` and ``ann_dir/{split}``.
     """
     METAINFO = dict(classes=CLASSES, palette=PALETTE)
+    layout_hint = ('write it with tools/dataset_converters/'
+                   'make_demo_dataset.py: img_dir/ and ann_dir/ under '
+                   'data_root')
 
     def __init__(self,
                  img_suffix: str = '.png',

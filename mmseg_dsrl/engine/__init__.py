@@ -1,4 +1,5 @@
 """Runner hooks of the plugin."""
-from .hooks import SISRVisualizationHook, TorchRNGStateHook
+from .hooks import (ClassCountCheckHook, SISRVisualizationHook,
+                    TorchRNGStateHook)
 
-__all__ = ['SISRVisualizationHook', 'TorchRNGStateHook']
+__all__ = ['ClassCountCheckHook', 'SISRVisualizationHook', 'TorchRNGStateHook']

@@ -219,27 +219,14 @@ def _summary(keys: List[str], limit: int = 3) -> str:
     return f'{len(keys)} ({shown}{", ..." if len(keys) > limit else ""})'
 
 
-def _as_the_model_loads_it(model, state_dict: dict) -> dict:
-    """``state_dict`` with the keys that modules move on load moved (a DSRL
-    model's SSSR heads take their plain head's keys), so the summary counts
-    what is loaded."""
-    from mmseg_dsrl.models.decode_heads.sssr_head import SSSRHead
-    heads = [name for name, m in model.named_modules()
-             if isinstance(m, SSSRHead)]
-    if not heads:
-        return state_dict
-    state_dict = dict(state_dict)
-    for name in heads:
-        SSSRHead.move_plain_head_keys(state_dict, f'{name}.')
-    return state_dict
-
-
 def check_state_dict_matches(original: Callable) -> Callable:
     """Wrap mmengine's ``load_state_dict``: a checkpoint with no key in
     common with the model (another architecture) raises with the keys
     summarised instead of leaving the model at its random initialisation;
-    a partial match is summarised in one log line before mmengine's full
-    lists."""
+    a partial match is described (counts, first names, the likely cause:
+    :mod:`mmseg_dsrl.engine.checkpoint_fit`) before mmengine's full lists,
+    and the comparison is left on the model as
+    ``_mmseg_dsrl_checkpoint_fit``."""
 
     def load_state_dict(module, state_dict, strict=False, logger=None):
         from mmengine.model import BaseTTAModel, is_model_wrapper
@@ -249,7 +236,9 @@ def check_state_dict_matches(original: Callable) -> Callable:
         while is_model_wrapper(inner) or isinstance(inner, BaseTTAModel):
             inner = inner.module
         model_keys = set(inner.state_dict().keys())
-        state_dict = _as_the_model_loads_it(inner, state_dict)
+        from mmseg_dsrl.engine.checkpoint_fit import (
+            as_the_model_loads_it, checkpoint_fit)
+        state_dict = as_the_model_loads_it(inner, state_dict)
         given = list(state_dict.keys())
         common = model_keys.intersection(given)
         if given and model_keys and not common:
@@ -258,16 +247,13 @@ def check_state_dict_matches(original: Callable) -> Callable:
                 f'{len(given)} keys is in the model; unexpected '
                 f'{_summary(sorted(given))}; missing '
                 f'{_summary(sorted(model_keys))}')
-        missing = sorted(k for k in model_keys - set(given)
-                         if 'num_batches_tracked' not in k)
-        unexpected = sorted(set(given) - model_keys)
-        if missing or unexpected:
+        fit = checkpoint_fit(inner, state_dict)
+        # Tools that must not evaluate a partly loaded model read it here.
+        inner._mmseg_dsrl_checkpoint_fit = fit
+        if not fit.exact:
             from mmengine.logging import print_log
-            print_log(
-                f'checkpoint vs. model: {len(common)} keys loaded, missing '
-                f'{_summary(missing)}, unexpected {_summary(unexpected)}',
-                logger='current',
-                level=logging.WARNING)
+            print_log(fit.describe(), logger='current',
+                      level=logging.WARNING)
         return original(module, state_dict, strict=strict, logger=logger)
 
     load_state_dict._mmseg_dsrl_patched = True
