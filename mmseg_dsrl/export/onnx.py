@@ -3,10 +3,15 @@
 The LR-input models (DSRL and its baseline) shrink the image inside the
 network with anti-aliased bilinear resizing (``F.interpolate(...,
 antialias=True)``), which torch's TorchScript exporter has no symbolic for.
-ONNX has had the same operation since opset 18 (``Resize`` with
-``antialias=1``; ``exclude_outside=1`` renormalises the filter at the
-borders as PyTorch does), so :func:`register_onnx_symbolics` maps it there;
-ONNX Runtime then matches PyTorch to float precision (tested).
+At the traced size :func:`register_onnx_symbolics` writes it as operators
+every runtime computes alike: for the integer factors of the configs a
+fixed separable filter with a stride (two depth-wise convolutions and a
+constant renormalisation at the borders), for other factors two products
+with the constant resizing matrices; both equal PyTorch's result to float
+precision (tested). With dynamic sizes it is ONNX's ``Resize`` with
+``antialias=1`` (opset 18; ``exclude_outside=1`` renormalises at the
+borders as PyTorch does), which ONNX Runtime computes as PyTorch does and
+OpenVINO does not.
 
 ONNX's pooling ops cover adaptive average pooling only when the output size
 divides the input size (PSPNet's 3x3 bin on a 64x128 map does not), so the
@@ -43,10 +48,51 @@ class TensorModeWrapper(nn.Module):
         return self.model(x, mode='tensor')
 
 
+def _antialiased_as_filters(g, input, in_hw, out_hw, channels):
+    """PyTorch's anti-aliased downsampling of a traced size, in operators
+    every runtime computes alike: for integer factors a depth-wise strided
+    filter per axis and a constant border renormalisation, otherwise two
+    products with the constant resizing matrices."""
+    from ..models.functional.resize import (antialiased_as_strided_filter,
+                                            antialiased_matrix)
+    filters = [antialiased_as_strided_filter(i, o)
+               for i, o in zip(in_hw, out_hw)]
+    if None in filters:
+        rows = antialiased_matrix(in_hw[0], out_hw[0], torch.float32)
+        cols = antialiased_matrix(in_hw[1], out_hw[1], torch.float32)
+        return g.op('MatMul',
+                    g.op('MatMul', g.op('Constant', value_t=rows), input),
+                    g.op('Constant', value_t=cols.t().contiguous()))
+    (fh, fw) = filters
+    k_h = fh.weight.float().reshape(1, 1, -1, 1).repeat(channels, 1, 1, 1)
+    k_w = fw.weight.float().reshape(1, 1, 1, -1).repeat(channels, 1, 1, 1)
+    out = g.op('Conv', input, g.op('Constant', value_t=k_h),
+               group_i=channels, strides_i=[fh.stride, 1],
+               pads_i=[fh.padding[0], 0, fh.padding[1], 0],
+               kernel_shape_i=[k_h.shape[2], 1])
+    out = g.op('Conv', out, g.op('Constant', value_t=k_w),
+               group_i=channels, strides_i=[1, fw.stride],
+               pads_i=[0, fw.padding[0], 0, fw.padding[1]],
+               kernel_shape_i=[1, k_w.shape[3]])
+    scale = (fh.scale[:, None] * fw.scale[None, :]).float()[None, None]
+    return g.op('Mul', out, g.op('Constant', value_t=scale))
+
+
 def _antialiased_bilinear(g, input, output_size, align_corners,
                           scale_factors):
-    """Symbolic of ``aten::_upsample_bilinear2d_aa`` (opset >= 18)."""
+    """Symbolic of ``aten::_upsample_bilinear2d_aa`` (opset >= 18): at a
+    traced size :func:`_antialiased_as_filters`; with dynamic sizes ONNX's
+    anti-aliased ``Resize``."""
     from torch.onnx import symbolic_helper as sh
+    sizes = sh._get_tensor_sizes(input)
+    out_hw = sh._maybe_get_const(output_size, 'is')
+    corners = sh._maybe_get_const(align_corners, 'b')
+    if (not corners and sizes is not None and len(sizes) == 4
+            and None not in sizes[1:]
+            and isinstance(out_hw, (list, tuple)) and len(out_hw) == 2
+            and all(o <= i for i, o in zip(sizes[2:], out_hw))):
+        return _antialiased_as_filters(g, input, sizes[2:], list(out_hw),
+                                       sizes[1])
     empty = g.op('Constant', value_t=torch.tensor([], dtype=torch.float32))
     if not sh._is_none(output_size):
         shape = g.op('Shape', input)

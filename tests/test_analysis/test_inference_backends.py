@@ -112,24 +112,44 @@ def test_openvino_runner_matches_eager(model_and_input, tmp_path):
     torch.testing.assert_close(run(x), eager(model, x), atol=1e-4, rtol=0)
 
 
-def test_openvino_refuses_the_anti_aliased_resize(tmp_path):
-    """OpenVINO computes ONNX Resize(antialias=1) unlike PyTorch; a graph
-    with it (the LR input of DSRL / LR baselines) is refused with the
-    reason instead of giving other logits. ONNX Runtime runs it exactly."""
+@pytest.mark.parametrize('scale', [0.5, 0.25])
+def test_openvino_runs_the_lr_input_downsampling_as_pytorch(tmp_path, scale):
+    """The LR input of DSRL / LR baselines: exported as operators OpenVINO
+    computes as PyTorch does (no anti-aliased Resize)."""
     pytest.importorskip('openvino')
     from mmseg_dsrl.models.functional import downsample_image
 
     class LRInput(nn.Module):
 
         def forward(self, x, mode='tensor'):
-            return downsample_image(x, 0.5)
+            return downsample_image(x, scale)
 
-    x = torch.randn(1, 3, 36, 48)
+    x = torch.randn(1, 3, 48, 64)
+    for backend in ('openvino', 'onnxruntime'):
+        (tmp_path / backend).mkdir()
+        out = build_runner(LRInput(), InferencePath(backend), x,
+                           str(tmp_path / backend))(x)
+        torch.testing.assert_close(out, LRInput()(x), atol=1e-5, rtol=0)
+
+
+def test_openvino_refuses_a_graph_with_an_antialiased_resize(tmp_path):
+    """A graph that still has ONNX's Resize(antialias=1) (exported with
+    dynamic sizes, or by another tool) is refused with the reason: OpenVINO
+    computes it unlike PyTorch."""
+    onnx = pytest.importorskip('onnx')
+    from onnx import TensorProto, helper
+    from mmseg_dsrl.analysis.inference_backends import check_openvino_graph
+    node = helper.make_node('Resize', ['x', '', 's'], ['y'], antialias=1,
+                            mode='linear')
+    graph = helper.make_graph(
+        [node], 'g', [helper.make_tensor_value_info('x', TensorProto.FLOAT,
+                                                    [1, 3, 8, 8])],
+        [helper.make_tensor_value_info('y', TensorProto.FLOAT, None)],
+        [helper.make_tensor('s', TensorProto.FLOAT, [4], [1, 1, .5, .5])])
+    path = str(tmp_path / 'aa.onnx')
+    onnx.save(helper.make_model(graph), path)
     with pytest.raises(ValueError, match='anti-aliased Resize'):
-        build_runner(LRInput(), InferencePath('openvino'), x, str(tmp_path))
-    out = build_runner(LRInput(), InferencePath('onnxruntime'), x,
-                       str(tmp_path))(x)
-    torch.testing.assert_close(out, LRInput()(x), atol=1e-5, rtol=0)
+        check_openvino_graph(path)
 
 
 def test_openvino_bf16_needs_the_instructions(model_and_input, tmp_path):

@@ -1,6 +1,6 @@
 """ESPNetv2's segmentation decoder (Mehta et al., CVPR 2019)."""
 import math
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -12,6 +12,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ...utils.typing_utils import ConfigType
+from ..functional.pooling import adaptive_avg_pool2d_matmul
 
 
 def _prelu(channels: int) -> dict:
@@ -24,6 +25,15 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     b, channels, h, w = x.shape
     return x.view(b, groups, channels // groups, h, w).transpose(
         1, 2).reshape(b, channels, h, w)
+
+
+def _adaptive_avg_pool(x: Tensor, size: Tuple[int, int]) -> Tensor:
+    """``F.adaptive_avg_pool2d``; while tracing (ONNX export) the same
+    pooling as two constant matrix products, which every exporter and
+    runtime takes at any size."""
+    if torch.jit.is_tracing():
+        return adaptive_avg_pool2d_matmul(x, size)
+    return F.adaptive_avg_pool2d(x, size)
 
 
 class EfficientPyramidPooling(nn.Module):
@@ -87,19 +97,20 @@ class EfficientPyramidPooling(nn.Module):
             act_cfg=_prelu(channels))
 
     def _branch(self, x: Tensor, conv: nn.Module, scale: float) -> Tensor:
-        size = tuple(x.shape[2:])
+        # ints, so that a traced graph (ONNX) has constant pooling sizes
+        size = tuple(int(n) for n in x.shape[2:])
         if scale == 1.0:
             return conv(x)
         scaled = tuple(max(5, math.ceil(n * scale)) for n in size)
         if scale < 1.0:
-            out = conv(F.adaptive_avg_pool2d(x, scaled))
+            out = conv(_adaptive_avg_pool(x, scaled))
             return F.interpolate(
                 out, size, mode='bilinear', align_corners=self.align_corners)
         out = conv(
             F.interpolate(
                 x, scaled, mode='bilinear',
                 align_corners=self.align_corners))
-        return F.adaptive_avg_pool2d(out, size)
+        return _adaptive_avg_pool(out, size)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.project(x)

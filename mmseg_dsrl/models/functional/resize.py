@@ -1,12 +1,15 @@
 """Image resizing used by the resolution-reduced segmentors."""
 import math
-from typing import Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['scaled_size', 'downsample_image', 'resize_then_avg_pool']
+__all__ = [
+    'scaled_size', 'downsample_image', 'resize_then_avg_pool',
+    'antialiased_matrix', 'StridedFilter', 'antialiased_as_strided_filter'
+]
 
 
 def scaled_size(size: Tuple[int, int], scale: float) -> Tuple[int, int]:
@@ -79,3 +82,57 @@ def resize_then_avg_pool(x: Tensor, size: Tuple[int, int], kernel: int,
     cols = _resize_pool_matrix(x.shape[3], size[1], kernel, align_corners,
                                x.dtype, x.device)
     return rows @ x @ cols.t()
+
+
+def antialiased_matrix(in_size: int, out_size: int,
+                       dtype: torch.dtype = torch.float64) -> Tensor:
+    """(out_size, in_size) matrix of PyTorch's 1-D anti-aliased linear
+    resizing (``align_corners=False``), built by applying it to the unit
+    vectors: ``downsample_image`` is this matrix on the rows and on the
+    columns."""
+    # The identity as one image, resized along its height only (a width
+    # kept as it is is copied exactly).
+    eye = torch.eye(in_size, dtype=torch.float32)[None, None]
+    rows = F.interpolate(eye, size=(out_size, in_size), mode='bilinear',
+                         align_corners=False, antialias=True)
+    return rows[0, 0].to(dtype)
+
+
+class StridedFilter(NamedTuple):
+    """1-D resizing as ``scale * conv1d(x, weight, stride, padding)``:
+    ``padding`` is (before, after), ``scale`` one factor per output."""
+    weight: Tensor
+    stride: int
+    padding: Tuple[int, int]
+    scale: Tensor
+
+
+def antialiased_as_strided_filter(in_size: int, out_size: int,
+                                  tol: float = 1e-6
+                                  ) -> Optional[StridedFilter]:
+    """PyTorch's anti-aliased downsampling from ``in_size`` to
+    ``out_size`` as a fixed filter with a stride (and a border
+    renormalisation), when it is one: an integer factor. The result is
+    checked against :func:`antialiased_matrix`; None where they differ by
+    more than ``tol`` (another factor), so callers fall back to the
+    matrix."""
+    if out_size >= in_size or in_size % out_size:
+        return None
+    stride = in_size // out_size
+    matrix = antialiased_matrix(in_size, out_size)
+    spans = [(int(row.nonzero().min()), int(row.nonzero().max()))
+             for row in matrix]
+    widest = max(range(out_size), key=lambda i: spans[i][1] - spans[i][0])
+    first, last = spans[widest]
+    weight = matrix[widest, first:last + 1]
+    before = stride * widest - first
+    after = (out_size - 1) * stride + len(weight) - in_size - before
+    if before < 0 or after < 0:
+        return None
+    padded = F.pad(torch.eye(in_size, dtype=matrix.dtype)[:, None],
+                   (before, after))
+    raw = F.conv1d(padded, weight[None, None], stride=stride)[:, 0].t()
+    scale = 1 / raw.sum(1)
+    if not torch.allclose(raw * scale[:, None], matrix, atol=tol, rtol=0):
+        return None
+    return StridedFilter(weight, stride, (before, after), scale)
