@@ -5,7 +5,7 @@ Pages (``README.md``, ``configs/*/README.md``, ``docs/*.md``) embed
 generated blocks between markers::
 
     <!-- records: results/camvid-espnetv2 -->       (once: the page's root)
-    <!-- generated from records: summary dir=2026-12-02_val keys=lr -->
+    <!-- generated from records: summary dir=BATCH keys=lr,dsrl -->
     | ... |
     <!-- end generated -->
 
@@ -17,7 +17,10 @@ under the page's root (or the block's own ``records=FOLDER``), ``dir=`` and
 
 * ``demo``: the rows ``tools/run_demo.py`` writes (``demo_results.json``);
 * ``deployment``: what ``tools/deployment/deployment_benchmark.py --out``
-  writes (``deployment.json``).
+  writes (``deployment.json``);
+* ``deployed-miou``: mIoU per deployment path of ``evaluate_deployed.py``
+  records (``files=A,B,...``, merged per checkpoint, ``paths=`` the
+  columns in order, each with its difference from ``eager``).
 
 Metafiles (``configs/*/metafile.yaml``) are checked, not written: an entry
 has ``Results`` exactly when committed records of its config as shipped
@@ -37,6 +40,7 @@ from .training_logs import markdown_table
 
 __all__ = [
     'page_paths', 'metafile_paths', 'demo_table', 'deployment_table',
+    'deployed_miou_table',
     'regenerate_page', 'metafile_differences', 'shipped_results'
 ]
 
@@ -95,6 +99,34 @@ def deployment_table(result: dict) -> List[str]:
     return lines
 
 
+def deployed_miou_table(records: Sequence[dict],
+                        paths: Sequence[str]) -> List[str]:
+    """mIoU of each checkpoint (rows, merged over ``records`` of the same
+    config and checkpoint) along each deployment path (columns); a path a
+    record skipped says why in a word, one no record has is blank."""
+    merged: Dict[tuple, dict] = {}
+    for r in records:
+        row = merged.setdefault((r['config'], r['checkpoint']),
+                                dict(results={}, skipped={}))
+        row['results'].update(r['results'])
+        row['skipped'].update(r.get('skipped') or {})
+    body = []
+    for (config, _), row in merged.items():
+        eager = row['results'].get('eager', {}).get('mIoU')
+        cells = [config.rsplit('/', 1)[-1]]
+        for path in paths:
+            got = row['results'].get(path)
+            if got is None:
+                cells.append('refused' if path in row['skipped'] else '')
+            elif path == 'eager' or eager is None:
+                cells.append(f'{got["mIoU"]:.2f}')
+            else:
+                cells.append(f'{got["mIoU"]:.2f} ({got["mIoU"] - eager:+.2f})')
+        body.append(cells)
+    return markdown_table(['config (seed 0 checkpoint)', *paths],
+                          body).splitlines()
+
+
 def _options(spec: str) -> Dict[str, str]:
     return dict(p.split('=', 1) for p in spec.split()[1:] if '=' in p)
 
@@ -105,6 +137,16 @@ def _render(spec: str, repo: str, page_dir: str,
     options = _options(spec)
     up = osp.relpath(repo, page_dir)
     link_prefix = '' if up == '.' else up + '/'
+    if kind == 'deployed-miou':
+        if 'files' not in options or 'paths' not in options:
+            raise ValueError(f'generated block "{spec}": deployed-miou needs '
+                             'files=A,B,... and paths=p,q,...')
+        records = []
+        for name in options['files'].split(','):
+            with open(osp.join(repo, name)) as f:
+                records.append(json.load(f))
+        return '\n'.join(deployed_miou_table(
+            records, options['paths'].split(','))) + '\n'
     if kind in ('demo', 'deployment'):
         if 'file' not in options:
             raise ValueError(f'generated block "{spec}": {kind} needs '

@@ -479,6 +479,10 @@ def render_block(spec: str, records: Sequence[dict],
         return _render_batches(kind, spec, options, chosen, keys)
     rows = rows_from_records(chosen)
     picked = rows_from_records(chosen, keys) if keys else rows
+    absent = [k for k in keys or [] if k not in {r['key'] for r in rows}]
+    if absent:
+        raise ValueError(f'generated block "{spec}": no records of {absent} '
+                         f'(in {folder or "the records folder"})')
     for row in picked:
         row['config'] = link_prefix + row['config']
     if kind == 'summary':

@@ -106,3 +106,28 @@ def test_results_tables_of_the_front_door_and_model_pages_are_generated():
                 i == 0 or not hand_written[i - 1].startswith('|'))
         ]
         assert [h for h in headers if results_header.search(h)] == [], page
+
+
+def test_deployed_miou_rows_merge_records_of_one_checkpoint():
+    records = [
+        dict(config='c/a.py', checkpoint='x.pth', skipped={'openvino': 'r'},
+             results={'eager': {'mIoU': 50.0}, 'onnxruntime-int8':
+                      {'mIoU': 48.75}}),
+        dict(config='c/a.py', checkpoint='x.pth',
+             results={'eager': {'mIoU': 50.0}, 'onnxruntime-int8-conv':
+                      {'mIoU': 49.5}}),
+    ]
+    lines = pages.deployed_miou_table(
+        records, ['eager', 'onnxruntime-int8', 'onnxruntime-int8-conv',
+                  'openvino', 'openvino-int8'])
+    assert lines[2] == ('| a.py | 50.00 | 48.75 (-1.25) | 49.50 (-0.50) | '
+                        'refused |  |')
+
+
+def test_a_block_naming_rows_without_records_is_refused():
+    from mmseg_dsrl.analysis.run_records import render_block
+    record = dict(key='lr', name='LR', config='c.py', seed=0, iters=10,
+                  split='val', mIoU=1.0, provenance={}, source='t',
+                  per_class_iou={}, _path='d/lr_seed0.json')
+    with pytest.raises(ValueError, match=r"no records of \['dsrl'\]"):
+        render_block('summary dir=d keys=lr,dsrl', [record])

@@ -6,7 +6,7 @@ a band), one line per row, labelled with the row's name.
 
 Example:
     python tools/analysis_tools/plot_curves.py \\
-        --records results/camvid-espnetv2/2026-12-02_dev2 \\
+        --records results/camvid-espnetv2/BATCH \\
         --keys espnetv2-lr espnetv2-dsrl --out docs/images/curves.png
 """
 import argparse

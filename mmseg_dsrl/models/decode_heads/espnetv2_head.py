@@ -28,10 +28,10 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
 
 
 def _adaptive_avg_pool(x: Tensor, size: Tuple[int, int]) -> Tensor:
-    """``F.adaptive_avg_pool2d``; while tracing (ONNX export) the same
-    pooling as two constant matrix products, which every exporter and
-    runtime takes at any size."""
-    if torch.jit.is_tracing():
+    """``F.adaptive_avg_pool2d``; during ONNX export the same pooling as
+    two constant matrix products, which every exporter and runtime takes at
+    any size (FLOP counters, which trace too, see the pooling)."""
+    if torch.onnx.is_in_onnx_export():
         return adaptive_avg_pool2d_matmul(x, size)
     return F.adaptive_avg_pool2d(x, size)
 
