@@ -42,13 +42,19 @@ class _Batches:
     def rewind(self) -> None:
         self._iter = None
 
+    def __iter__(self) -> Iterator[dict]:
+        self.rewind()
+        while (batch := self.get_next()) is not None:
+            yield batch
+
 
 def quantize_int8(onnx_path: str,
                   calibration: Iterable[Tensor],
                   out_path: str,
                   per_channel: bool = True,
                   method: str = 'minmax',
-                  op_types: Optional[Sequence[str]] = None) -> str:
+                  op_types: Optional[Sequence[str]] = None,
+                  nodes_to_exclude: Sequence[str] = ()) -> str:
     """Write the INT8 (QDQ) version of an fp32 ONNX graph.
 
     Args:
@@ -65,6 +71,9 @@ def quantize_int8(onnx_path: str,
         op_types (Sequence[str], optional): The operator types to quantize
             (e.g. ``('Conv', 'ConvTranspose')``: the products only, every
             other operator stays fp32). Default None: ONNX Runtime's set.
+        nodes_to_exclude (Sequence[str]): Names of nodes of the graph
+            that stay fp32 (e.g. the least accurate ones of
+            :func:`mmseg_dsrl.analysis.int8_sensitivity.activation_sqnr`).
 
     Returns:
         str: ``out_path``.
@@ -106,7 +115,8 @@ def quantize_int8(onnx_path: str,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=methods[method],
-            op_types_to_quantize=list(op_types) if op_types else None)
+            op_types_to_quantize=list(op_types) if op_types else None,
+            nodes_to_exclude=list(nodes_to_exclude))
     return out_path
 
 
