@@ -90,6 +90,12 @@ def main() -> None:
             raise ValueError('--tta needs tta_model and tta_pipeline in the '
                              'config')
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        # The TTA model builds the segmentor with its own data preprocessor
+        # (no crop size): a DSRL model keeps the size it measures its
+        # geometry at.
+        size = (cfg.model.get('data_preprocessor') or {}).get('size')
+        if 'DSRL' in str(cfg.model.get('type')) and size is not None:
+            cfg.model.setdefault('probe_size', tuple(size))
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
     if args.out is not None:

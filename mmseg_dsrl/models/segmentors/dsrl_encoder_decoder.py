@@ -41,8 +41,6 @@ from .lr_input_encoder_decoder import (
     check_has_backbone,
 )
 
-# HR size the geometry is measured at when the config gives none.
-_DEFAULT_PROBE_SIZE = (512, 512)
 
 
 @MODELS.register_module()
@@ -108,7 +106,8 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
             scores the point head refines).
         probe_size (tuple[int, int], optional): HR (H, W) to measure the
             geometry at. Default: ``data_preprocessor.size`` (the training
-            crop), else ``test_cfg.crop_size``, else 512x512.
+            crop), else ``test_cfg.crop_size``; a config with none of them
+            is refused (a guessed size can measure the wrong geometry).
         **kwargs: Other :class:`mmseg.models.EncoderDecoder` arguments.
     """
 
@@ -205,7 +204,11 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
                           ) -> Tuple[int, int]:
         """HR size the geometry is measured at: ``probe_size``, else the
         data preprocessor's ``size`` (the training crop), else
-        ``test_cfg.crop_size``, else 512x512."""
+        ``test_cfg.crop_size``.
+
+        Raises:
+            ValueError: none is given, or one is not (H, W) positive ints.
+        """
         candidates = [
             ('probe_size', probe_size),
             ('data_preprocessor.size',
@@ -222,7 +225,12 @@ class DSRLEncoderDecoder(LRInputEncoderDecoder):
                 raise ValueError(f'{name} must be (H, W) positive ints, got '
                                  f'{size!r}')
             return tuple(size)
-        return _DEFAULT_PROBE_SIZE
+        raise ValueError(
+            'DSRL measures the SISR head\'s input and the feature geometry on '
+            'the HR training crop, but this config gives no size: set '
+            'model.data_preprocessor.size=(H, W) (the HR crop the pipeline '
+            'pads to), or model.probe_size=(H, W), or '
+            'model.test_cfg.crop_size (slide inference)')
 
     def _stage_args(self, x: Any) -> tuple:
         """What the SSSR stage's head takes after the features: nothing, or

@@ -214,3 +214,18 @@ def test_data_preprocessor_size_is_the_probe_by_default():
     cfg.pop('probe_size')
     cfg.data_preprocessor['size'] = (32, 64)
     assert MODELS.build(cfg).probe_size == (32, 64)
+
+
+def test_a_config_without_any_size_is_refused_naming_the_fix():
+    """No probe_size, no data_preprocessor.size, no test_cfg.crop_size: DSRL
+    does not guess a size (a fixed-size backbone would measure the wrong
+    geometry); the error names the three ways to give one."""
+    cfg = tiny_segmentor_cfg()
+    cfg.pop('probe_size')
+    cfg.data_preprocessor.pop('size', None)
+    with pytest.raises(ValueError) as error:
+        MODELS.build(cfg)
+    text = str(error.value)
+    for fix in ('model.data_preprocessor.size=(H, W)',
+                'model.probe_size=(H, W)', 'model.test_cfg.crop_size'):
+        assert fix in text
