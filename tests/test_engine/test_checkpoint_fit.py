@@ -87,3 +87,33 @@ def test_tools_test_refuses_a_partial_checkpoint_unless_asked(
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert 'Iter(test)' in out.stdout + out.stderr
+
+
+def test_init_model_says_what_the_checkpoint_leaves_unset(tmp_path):
+    """mmseg's init_model loads through mmengine: the plugin's summary of a
+    partial fit reaches the user's log with the likely cause."""
+    import logging
+
+    from mmengine.logging import MMLogger
+    from mmseg.apis import init_model
+    ckpt = tmp_path / 'lr.pth'
+    torch.save(dict(state_dict=_model('lr-input_').state_dict(), meta={}),
+               ckpt)
+    records = []
+
+    class Keep(logging.Handler):
+
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    logger = MMLogger.get_current_instance()
+    handler = Keep(level=logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        init_model(osp.join(REPO, DEMO.format('dsrl_')), str(ckpt),
+                   device='cpu')
+    finally:
+        logger.removeHandler(handler)
+    said = '\n'.join(records)
+    assert 'probably an LR-baseline checkpoint' in said
+    assert 'used by inference' in said
