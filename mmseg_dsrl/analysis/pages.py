@@ -35,7 +35,7 @@ import re
 import statistics
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from .run_records import first_difference, load_records, render_block
+from .run_records import _BLOCK, first_difference, load_records, render_block
 from .training_logs import markdown_table
 
 __all__ = [
@@ -45,10 +45,6 @@ __all__ = [
 ]
 
 _ROOT = re.compile(r'<!-- records: (?P<root>\S+) -->')
-_BLOCK = re.compile(
-    r'(<!-- generated from records: (?P<spec>[^>]*?) -->\n)'
-    r'(?P<body>.*?)'
-    r'(<!-- end generated -->)', re.S)
 #: The demo's thin classes, in its table's order.
 DEMO_THIN = ('lane_marking', 'pole', 'sign')
 

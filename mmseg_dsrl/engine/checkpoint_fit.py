@@ -15,6 +15,7 @@ from torch import nn
 
 __all__ = [
     'CheckpointFit', 'checkpoint_fit', 'as_the_model_loads_it',
+    'summarise_keys',
     'TRAINING_ONLY_PREFIXES'
 ]
 
@@ -30,7 +31,8 @@ def _training_only(key: str) -> bool:
         p in key for p in _TRAINING_ONLY_PARTS)
 
 
-def _first(keys: List[str], limit: int = 3) -> str:
+def summarise_keys(keys: List[str], limit: int = 3) -> str:
+    """``'N (a, b, c, ...)'``: a count and the first names."""
     shown = ', '.join(keys[:limit])
     return f'{len(keys)} ({shown}{", ..." if len(keys) > limit else ""})'
 
@@ -99,16 +101,16 @@ class CheckpointFit:
         if self.missing:
             lines.append(
                 f'  model weights the checkpoint leaves unset: '
-                f'{_first(self.missing)}, {len(self.missing_for_inference)} '
-                'of them used by inference')
+                f'{summarise_keys(self.missing)}, '
+                f'{len(self.missing_for_inference)} of them used by inference')
         if self.mismatched:
             shapes = [f'{k} {tuple(a)} vs. {tuple(b)}'
                       for k, (a, b) in self.mismatched.items()]
             lines.append('  weights of another shape (checkpoint vs. '
-                         f'model), not loaded: {_first(shapes, 2)}')
+                         f'model), not loaded: {summarise_keys(shapes, 2)}')
         if self.unexpected:
             lines.append('  checkpoint weights the model lacks: '
-                         f'{_first(self.unexpected)}')
+                         f'{summarise_keys(self.unexpected)}')
         if not self.exact:
             lines.append(f'  probably {self.likely_cause()}')
         return '\n'.join(lines)

@@ -214,11 +214,6 @@ def load_local_checkpoint(original: Callable) -> Callable:
     return load_from_local
 
 
-def _summary(keys: List[str], limit: int = 3) -> str:
-    shown = ', '.join(keys[:limit])
-    return f'{len(keys)} ({shown}{", ..." if len(keys) > limit else ""})'
-
-
 def check_state_dict_matches(original: Callable) -> Callable:
     """Wrap mmengine's ``load_state_dict``: a checkpoint with no key in
     common with the model (another architecture) raises with the keys
@@ -237,7 +232,7 @@ def check_state_dict_matches(original: Callable) -> Callable:
             inner = inner.module
         model_keys = set(inner.state_dict().keys())
         from mmseg_dsrl.engine.checkpoint_fit import (
-            as_the_model_loads_it, checkpoint_fit)
+            as_the_model_loads_it, checkpoint_fit, summarise_keys)
         state_dict = as_the_model_loads_it(inner, state_dict)
         given = list(state_dict.keys())
         common = model_keys.intersection(given)
@@ -245,8 +240,8 @@ def check_state_dict_matches(original: Callable) -> Callable:
             raise ValueError(
                 'the checkpoint is for another architecture: none of its '
                 f'{len(given)} keys is in the model; unexpected '
-                f'{_summary(sorted(given))}; missing '
-                f'{_summary(sorted(model_keys))}')
+                f'{summarise_keys(sorted(given))}; missing '
+                f'{summarise_keys(sorted(model_keys))}')
         fit = checkpoint_fit(inner, state_dict)
         # Tools that must not evaluate a partly loaded model read it here.
         inner._mmseg_dsrl_checkpoint_fit = fit
