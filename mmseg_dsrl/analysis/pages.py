@@ -12,15 +12,18 @@ generated blocks between markers::
 The run-record kinds (``summary``, ``curves``, ``paired``, ``gap``, ...:
 :func:`mmseg_dsrl.analysis.run_records.render_block`) read the run records
 under the page's root (or the block's own ``records=FOLDER``), ``dir=`` and
-``dirs=`` relative to it. Two kinds read one raw file instead
-(``file=PATH``, relative to the repository):
+``dirs=`` relative to it. Other kinds read raw files instead
+(``file=PATH`` or ``files=A,B``, relative to the repository):
 
 * ``demo``: the rows ``tools/run_demo.py`` writes (``demo_results.json``);
 * ``deployment``: what ``tools/deployment/deployment_benchmark.py --out``
   writes (``deployment.json``);
 * ``deployed-miou``: mIoU per deployment path of ``evaluate_deployed.py``
   records (``files=A,B,...``, merged per checkpoint, ``paths=`` the
-  columns in order, each with its difference from ``eager``).
+  columns in order, each with its difference from ``eager``);
+* ``timing`` (``files=``), ``operators`` (``file=``) and ``onnx-profile``
+  (``files=``): the timing tools' raw JSON
+  (:mod:`mmseg_dsrl.analysis.measurement_tables`).
 
 Metafiles (``configs/*/metafile.yaml``) are checked, not written: an entry
 has ``Results`` exactly when committed records of its config as shipped
@@ -35,6 +38,8 @@ import re
 import statistics
 from typing import Dict, Iterable, List, Optional, Sequence
 
+from .measurement_tables import (onnx_profile_table, operators_table,
+                                 run_label, timing_table)
 from .run_records import _BLOCK, first_difference, load_records, render_block
 from .training_logs import markdown_table
 
@@ -127,31 +132,59 @@ def _options(spec: str) -> Dict[str, str]:
     return dict(p.split('=', 1) for p in spec.split()[1:] if '=' in p)
 
 
+def _load_json(repo: str, name: str):
+    with open(osp.join(repo, name)) as f:
+        return json.load(f)
+
+
+def _one_file_block(kind: str, data, options: Dict[str, str],
+                    link_prefix: str) -> List[str]:
+    if kind == 'demo':
+        return demo_table(data, link_prefix)
+    if kind == 'deployment':
+        return deployment_table(data)
+    return operators_table(data)
+
+
+def _files_block(kind: str, names: List[str], records: List[dict],
+                 options: Dict[str, str], spec: str) -> List[str]:
+    if kind == 'deployed-miou':
+        if 'paths' not in options:
+            raise ValueError(f'generated block "{spec}": deployed-miou needs '
+                             'paths=p,q,... (the columns)')
+        return deployed_miou_table(records, options['paths'].split(','))
+    if kind == 'timing':
+        return timing_table(
+            {run_label(n): r for n, r in zip(names, records)})
+    return onnx_profile_table(records)
+
+
+#: Kinds that read one raw file (``file=``) or several (``files=``).
+ONE_FILE_KINDS = ('demo', 'deployment', 'operators')
+FILES_KINDS = ('deployed-miou', 'timing', 'onnx-profile')
+
+
 def _render(spec: str, repo: str, page_dir: str,
             root: Optional[str], cache: Dict[str, list]) -> str:
     kind = spec.split()[0]
     options = _options(spec)
     up = osp.relpath(repo, page_dir)
     link_prefix = '' if up == '.' else up + '/'
-    if kind == 'deployed-miou':
-        if 'files' not in options or 'paths' not in options:
-            raise ValueError(f'generated block "{spec}": deployed-miou needs '
-                             'files=A,B,... and paths=p,q,...')
-        records = []
-        for name in options['files'].split(','):
-            with open(osp.join(repo, name)) as f:
-                records.append(json.load(f))
-        return '\n'.join(deployed_miou_table(
-            records, options['paths'].split(','))) + '\n'
-    if kind in ('demo', 'deployment'):
+    if kind in FILES_KINDS:
+        if 'files' not in options:
+            raise ValueError(f'generated block "{spec}": {kind} needs '
+                             'files=A,B,... (relative to the repository)')
+        names = options['files'].split(',')
+        records = [_load_json(repo, n) for n in names]
+        return '\n'.join(
+            _files_block(kind, names, records, options, spec)) + '\n'
+    if kind in ONE_FILE_KINDS:
         if 'file' not in options:
             raise ValueError(f'generated block "{spec}": {kind} needs '
                              'file=PATH (relative to the repository)')
-        with open(osp.join(repo, options['file'])) as f:
-            data = json.load(f)
-        lines = (demo_table(data, link_prefix) if kind == 'demo' else
-                 deployment_table(data))
-        return '\n'.join(lines) + '\n'
+        data = _load_json(repo, options['file'])
+        return '\n'.join(
+            _one_file_block(kind, data, options, link_prefix)) + '\n'
     folder = options.pop('records', None) or root
     if folder is None:
         raise ValueError(f'generated block "{spec}": the page names no '

@@ -122,14 +122,14 @@ def naive_affinity_distance(feat_a: Tensor,
 
 #: Rows per block of the N x N difference on the CPU: the fastest of the
 #: sizes tried by tools/analysis_tools/benchmark_fa_loss.py (measurements:
-#: docs/deployment.md, "Block sizes of the blocked path"). Fewer rows make
+#: docs/experiments.md, "Block sizes of the blocked path"). Fewer rows make
 #: more, smaller products; more rows write a block that leaves the cache
 #: before the reduction reads it.
 BLOCK_ROWS = 64
 
 #: Bytes of one (B, rows, N) block on a GPU. There the cost is the number
 #: of kernel launches, not the cache, so a GPU block is as large as this
-#: budget allows (measurements: docs/deployment.md, the GPU check).
+#: budget allows (measurements: docs/experiments.md, the GPU check).
 GPU_BLOCK_BYTES = 512 * 2**20
 
 
@@ -186,7 +186,7 @@ class _BlockedL1AffinityDistance(torch.autograd.Function):
                 a.shape[2], block_size):
             diff = torch.bmm(k_t[:, start:stop], k_minus)  # (B, rows, N)
             # abs_ then sum, not vector_norm(ord=1): faster and more
-            # accurate in float32 (docs/deployment.md).
+            # accurate in float32 (docs/training_cost.md).
             total += diff.abs_().sum(dim=(1, 2))
         return total.to(a.dtype)
 

@@ -1,0 +1,126 @@
+"""Tables of the raw timing measurements under ``results/measurements``.
+
+Each function turns what one of the timing tools writes into the Markdown
+lines of a page's generated block (:mod:`mmseg_dsrl.analysis.pages`):
+
+* :func:`timing_table`: the interleaved ratios of
+  ``tools/analysis_tools/compare_training_time.py`` and
+  ``profile_training_step.py`` (``rows`` of name, ms, ratio and its
+  quartiles), one or more runs side by side;
+* :func:`operators_table`: the operators a variant adds to the first row's
+  step (``profile_training_step.py --profile``);
+* :func:`onnx_profile_table`: ``tools/deployment/profile_onnx.py``'s
+  per-operator-type profile against the matrix-product rate.
+"""
+import os.path as osp
+import re
+from typing import Dict, List, Sequence
+
+from .training_logs import markdown_table
+
+__all__ = ['run_label', 'timing_table', 'operators_table',
+           'onnx_profile_table']
+
+
+def run_label(path: str) -> str:
+    """A column label for a measurement file: its name without the date
+    prefix and the extension (``2026-11-23_train-step_run-1.json`` ->
+    ``train-step_run-1``)."""
+    name = osp.splitext(osp.basename(path))[0]
+    return re.sub(r'^\d{4}-\d{2}-\d{2}_', '', name)
+
+
+def _ratio(row: dict) -> str:
+    if row['ratio'] == 1.0 and row['ratio_q1'] == row['ratio_q3'] == 1.0:
+        return '1.000'
+    return (f'{row["ratio"]:.3f} ({row["ratio_q1"]:.3f}-'
+            f'{row["ratio_q3"]:.3f})')
+
+
+def timing_table(runs: Dict[str, dict]) -> List[str]:
+    """Median time per step and ratio to the first row (median of the
+    per-round ratios, quartiles in brackets), one pair of columns per run.
+
+    Args:
+        runs: Column label -> the tool's JSON (``rows`` of ``name``, ``ms``,
+            ``ratio``, ``ratio_q1``, ``ratio_q3``); rows are matched by name
+            and a run without a row leaves its cells blank.
+
+    Returns:
+        list[str]: The table's lines.
+    """
+    names: List[str] = []
+    by_run = {}
+    for label, data in runs.items():
+        by_run[label] = {r['name']: r for r in data['rows']}
+        names += [r['name'] for r in data['rows'] if r['name'] not in names]
+    headers = ['variant']
+    for label in runs:
+        headers += [f'{label}: ms', f'{label}: x first row (quartiles)']
+    body = []
+    for name in names:
+        cells = [name]
+        for label in runs:
+            row = by_run[label].get(name)
+            cells += ([f'{row["ms"]:.1f}', _ratio(row)] if row else ['', ''])
+        body.append(cells)
+    return markdown_table(headers, body).splitlines()
+
+
+def operators_table(data: dict, top: int = 8) -> List[str]:
+    """The operators whose self CPU time per step grows most from the first
+    variant to the profiled one (``operators_added``: name, first ms,
+    profiled ms, added ms).
+
+    Args:
+        data: ``profile_training_step.py --profile``'s JSON.
+        top: How many operators, largest addition first.
+
+    Returns:
+        list[str]: The table's lines.
+    """
+    rows = sorted(data['operators_added'], key=lambda r: -r[3])[:top]
+    body = [[name, f'{a:.2f}', f'{b:.2f}', f'{added:+.2f}']
+            for name, a, b, added in rows]
+    return markdown_table(['operator', 'first row (ms)', 'profiled (ms)',
+                           'added (ms)'], body).splitlines()
+
+
+def _op_summary(op_types: Sequence[dict], skip: str, count: int) -> str:
+    rest = [o for o in op_types if o['op'] != skip][:count]
+    return ', '.join(f'{o["op"]} {o["share"]:.1f} %' for o in rest)
+
+
+def onnx_profile_table(profiles: Sequence[dict]) -> List[str]:
+    """Per profiled graph: operator time, the FLOPs counted, the time that
+    arithmetic takes at the matrix-product rate of the same run, the
+    convolutions' share and rate, and the largest other operator types.
+
+    Args:
+        profiles: ``profile_onnx.py``'s JSONs (``config``, ``shape``,
+            ``matmul_rate`` in FLOP/s and ``op_types`` sorted by time).
+
+    Returns:
+        list[str]: The table's lines.
+    """
+    body = []
+    for p in profiles:
+        ops = p['op_types']
+        total_ms = sum(o['ms'] for o in ops)
+        flops = sum(o['flops'] for o in ops)
+        bound_ms = flops / p['matmul_rate'] * 1e3
+        conv = next((o for o in ops if o['op'] == 'Conv'), None)
+        conv_cell = (f'{conv["share"]:.1f} %, {100 * conv["of_rate"]:.0f} % '
+                     'of the rate' if conv else '')
+        body.append([
+            f'{osp.basename(p["config"])} ({p["shape"][0]}x{p["shape"][1]})',
+            f'{total_ms:.2f}', f'{flops / 1e9:.3f}',
+            f'{p["matmul_rate"] / 1e9:.0f}', f'{bound_ms:.2f}',
+            f'{total_ms / bound_ms:.1f}' if bound_ms else '', conv_cell,
+            _op_summary(ops, 'Conv', 4)
+        ])
+    return markdown_table([
+        'graph', 'operator time (ms)', 'GFLOP', 'matmul rate (GFLOP/s)',
+        'arithmetic at that rate (ms)', 'x', 'Conv: share, rate reached',
+        'largest other operators'
+    ], body).splitlines()

@@ -1,0 +1,54 @@
+"""Tables of the raw timing measurements (training loop, train step,
+operators, ONNX profile)."""
+from mmseg_dsrl.analysis import measurement_tables as mt
+
+
+def _row(name, ms, ratio, q1, q3):
+    return dict(name=name, ms=ms, ratio=ratio, ratio_q1=q1, ratio_q3=q3)
+
+
+def test_run_label_drops_the_date_and_extension():
+    assert mt.run_label('a/2026-11-23_train-step_run-1.json') == \
+        'train-step_run-1'
+    assert mt.run_label('undated.json') == 'undated'
+
+
+def test_timing_table_matches_rows_by_name_and_leaves_missing_cells_blank():
+    runs = {
+        'a': dict(rows=[_row('LR', 276.32, 1.0, 1.0, 1.0),
+                        _row('DSRL', 330.54, 1.18692, 1.1716, 1.2156)]),
+        'b': dict(rows=[_row('LR', 336.0, 1.0, 1.0, 1.0),
+                        _row('paper', 374.6, 1.137, 1.103, 1.147),
+                        _row('DSRL', 371.07, 1.1, 1.083, 1.123)]),
+    }
+    lines = mt.timing_table(runs)
+    assert lines[0] == ('| variant | a: ms | a: x first row (quartiles) | '
+                        'b: ms | b: x first row (quartiles) |')
+    assert lines[2:] == [
+        '| LR | 276.3 | 1.000 | 336.0 | 1.000 |',
+        '| DSRL | 330.5 | 1.187 (1.172-1.216) | 371.1 | 1.100 (1.083-1.123) |',
+        '| paper |  |  | 374.6 | 1.137 (1.103-1.147) |',
+    ]
+
+
+def test_operators_table_lists_the_largest_additions_first():
+    data = dict(operators_added=[['small', 1.0, 1.5, 0.5],
+                                 ['conv_bwd', 33.05, 45.92, 12.87],
+                                 ['fa', 0.0, 4.95, 4.95]])
+    lines = mt.operators_table(data, top=2)
+    assert lines[2:] == ['| conv_bwd | 33.05 | 45.92 | +12.87 |',
+                         '| fa | 0.00 | 4.95 | +4.95 |']
+
+
+def test_onnx_profile_table_puts_the_arithmetic_at_the_measured_rate():
+    profile = dict(
+        config='configs/x/model.py', shape=[360, 480], matmul_rate=100e9,
+        op_types=[
+            dict(op='Conv', ms=12.0, flops=1.0e9, share=80.0, of_rate=0.8333),
+            dict(op='Resize', ms=2.0, flops=0.0, share=13.3, of_rate=0.0),
+            dict(op='Add', ms=1.0, flops=0.0, share=6.7, of_rate=0.0),
+        ])
+    line = mt.onnx_profile_table([profile])[2]
+    # 15 ms of operators; 1 GFLOP at 100 GFLOP/s is 10 ms: 1.5x.
+    assert line == ('| model.py (360x480) | 15.00 | 1.000 | 100 | 10.00 | 1.5 '
+                    '| 80.0 %, 83 % of the rate | Resize 13.3 %, Add 6.7 % |')
