@@ -17,7 +17,8 @@ under the page's root (or the block's own ``records=FOLDER``), ``dir=`` and
 
 * ``demo``: the rows ``tools/run_demo.py`` writes (``demo_results.json``);
 * ``deployment``: what ``tools/deployment/deployment_benchmark.py --out``
-  writes (``deployment.json``);
+  writes (``deployment.json``), a row per model and path or, with
+  ``layout=wide``, a row per model and a column per path;
 * ``deployed-miou``: mIoU per deployment path of ``evaluate_deployed.py``
   records (``files=A,B,...``, merged per checkpoint, ``paths=`` the
   columns in order, each with its difference from ``eager``);
@@ -45,6 +46,7 @@ from .training_logs import markdown_table
 
 __all__ = [
     'page_paths', 'metafile_paths', 'demo_table', 'deployment_table',
+    'deployment_wide_table',
     'deployed_miou_table',
     'regenerate_page', 'metafile_differences', 'shipped_results'
 ]
@@ -100,6 +102,48 @@ def deployment_table(result: dict) -> List[str]:
     return lines
 
 
+def deployment_wide_table(result: dict) -> List[str]:
+    """The deployment benchmark's table with one row per model and one
+    column per path (in the run's order): latency in ms with its multiple
+    of the compute bound, the fastest path in bold, and the lowest label
+    agreement with eager fp32 over the model's paths; a path not run says
+    so, its reasons numbered below the table."""
+    paths: List[str] = []
+    models: List[str] = []
+    for r in list(result['rows']) + list(result.get('skipped', [])):
+        paths += [r['path']] if r['path'] not in paths else []
+        models += [r['model']] if r['model'] not in models else []
+    got = {(r['model'], r['path']): r for r in result['rows']}
+    reasons: List[str] = []
+    skipped = {}
+    for s in result.get('skipped', []):
+        if s['reason'] not in reasons:
+            reasons.append(s['reason'])
+        skipped[s['model'], s['path']] = reasons.index(s['reason']) + 1
+    body = []
+    for model in models:
+        runs = [got[model, p] for p in paths if (model, p) in got]
+        fastest = min(runs, key=lambda r: r['latency_ms'])
+        worst = min(runs, key=lambda r: r['label_agreement'])
+        cells = [model]
+        for path in paths:
+            r = got.get((model, path))
+            if r is None:
+                cells.append(f'not run ({skipped[model, path]})'
+                             if (model, path) in skipped else '')
+                continue
+            cell = f'{r["latency_ms"]:.1f} ({r["x_bound"]:.1f}x)'
+            cells.append(f'**{cell}**' if r is fastest else cell)
+        cells.append(f'{worst["label_agreement"]:.2f} ({worst["path"]})')
+        body.append(cells)
+    lines = markdown_table(['model', *paths, 'lowest label agreement (%)'],
+                           body).splitlines()
+    if reasons:
+        lines.append('')
+        lines += [f'({i}) {why}' for i, why in enumerate(reasons, 1)]
+    return lines
+
+
 def deployed_miou_table(records: Sequence[dict],
                         paths: Sequence[str]) -> List[str]:
     """mIoU of each checkpoint (rows, merged over ``records`` of the same
@@ -142,7 +186,8 @@ def _one_file_block(kind: str, data, options: Dict[str, str],
     if kind == 'demo':
         return demo_table(data, link_prefix)
     if kind == 'deployment':
-        return deployment_table(data)
+        return (deployment_wide_table(data) if options.get('layout') == 'wide'
+                else deployment_table(data))
     return operators_table(data)
 
 

@@ -79,6 +79,26 @@ def test_deployment_block_lists_rows_and_what_was_not_run(tmp_path):
     ]
 
 
+def test_wide_deployment_table_has_a_row_per_model_and_numbered_reasons():
+    def row(model, path, ms, agree):
+        return dict(model=model, path=path, latency_ms=ms, x_bound=ms / 10,
+                    label_agreement=agree, speedup=1.0, max_abs_diff=0.0)
+
+    result = dict(
+        rows=[row('a', 'eager', 50.0, 100.0), row('a', 'onnxruntime', 20.0,
+                                                  100.0),
+              row('a', 'int8', 25.0, 95.5), row('b', 'eager', 40.0, 100.0)],
+        skipped=[dict(model='b', path='onnxruntime', reason='why'),
+                 dict(model='b', path='int8', reason='why')])
+    assert pages.deployment_wide_table(result) == [
+        '| model | eager | onnxruntime | int8 | lowest label agreement (%) |',
+        '|---|---|---|---|---|',
+        '| a | 50.0 (5.0x) | **20.0 (2.0x)** | 25.0 (2.5x) | 95.50 (int8) |',
+        '| b | **40.0 (4.0x)** | not run (1) | not run (1) | 100.00 (eager) |',
+        '', '(1) why'
+    ]
+
+
 def test_block_without_records_folder_is_refused(tmp_path):
     os.makedirs(tmp_path / 'docs')
     text = ('<!-- generated from records: summary dir=a -->\n'
