@@ -12,10 +12,11 @@ The graph is what runs in ``mode='tensor'`` (the logits before mmseg's
 resize to the image and argmax), the part every backend runs.
 """
 import copy
+import hashlib
 import os.path as osp
 import tempfile
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -60,6 +61,9 @@ class InferencePath:
         int8_scope (str): INT8 only: 'all' operators ONNX Runtime quantizes
             by default, or 'conv' (the products only; see
             :data:`INT8_SCOPES`).
+        fp32_nodes (tuple[str]): INT8 only: names of nodes of the exported
+            graph that stay fp32 (e.g. from
+            :func:`mmseg_dsrl.analysis.int8_sensitivity.fp32_nodes_for`).
     """
     backend: str = 'pytorch'
     precision: str = 'fp32'
@@ -67,6 +71,7 @@ class InferencePath:
     compile: bool = False
     calibration: str = 'minmax'
     int8_scope: str = 'all'
+    fp32_nodes: Tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -79,6 +84,8 @@ class InferencePath:
             parts.append(self.calibration)
         if self.int8_scope != 'all':
             parts.append(f'{self.int8_scope} only')
+        if self.fp32_nodes:
+            parts.append(f'{len(self.fp32_nodes)} nodes fp32')
         return ' '.join(parts)
 
     def check(self, device: str) -> None:
@@ -120,6 +127,9 @@ class InferencePath:
             raise ValueError(f'int8_scope={self.int8_scope!r} chooses what '
                              f'INT8 quantizes; precision is '
                              f'{self.precision!r}')
+        if self.fp32_nodes and self.precision != 'int8':
+            raise ValueError(f'fp32_nodes keeps nodes of an INT8 graph in '
+                             f'fp32; precision is {self.precision!r}')
         if self.precision == 'fp16' and device == 'cpu':
             raise ValueError('precision fp16 needs a CUDA device (CPU half '
                              'convolutions are slow reference kernels); use '
@@ -233,11 +243,16 @@ def build_runner(
                 f'_{v}' for v, default in ((path.calibration, 'minmax'),
                                            (path.int8_scope, 'all'))
                 if v != default)
+            if path.fp32_nodes:
+                digest = hashlib.sha256(
+                    '\n'.join(path.fp32_nodes).encode()).hexdigest()[:12]
+                suffix += f'_fp32-{digest}'
             int8_path = osp.join(folder, f'model_int8{suffix}.onnx')
             if not osp.isfile(int8_path):
                 quantize_int8(onnx_path, calibration, int8_path,
                               method=path.calibration,
-                              op_types=_INT8_OP_TYPES[path.int8_scope])
+                              op_types=_INT8_OP_TYPES[path.int8_scope],
+                              nodes_to_exclude=path.fp32_nodes)
             onnx_path = int8_path
         if path.backend == 'openvino':
             check_openvino_graph(onnx_path)

@@ -8,15 +8,19 @@ INT8 graph's tensor against the fp32 graph's (``xmodel``: the error
 accumulated up to that tensor) and of its own quantize / dequantize step
 (``qdq``: the error that tensor's quantization adds). The lowest ``qdq``
 values name the operators to keep in fp32
-(``quantize_int8(..., nodes_to_exclude=...)``).
+(``quantize_int8(..., nodes_to_exclude=...)``): :func:`fp32_nodes_for`
+names the nodes that keep a tensor unquantized, and
+:func:`fewest_fp32_tensors` finds how many of the worst tensors must stay
+fp32 for an accuracy budget.
 """
 import os.path as osp
 import tempfile
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence, Tuple
 
 from torch import Tensor
 
-__all__ = ['activation_sqnr', 'producers']
+__all__ = ['activation_sqnr', 'producers', 'fp32_nodes_for',
+           'fewest_fp32_tensors']
 
 
 def producers(onnx_path: str) -> Dict[str, tuple]:
@@ -73,3 +77,59 @@ def activation_sqnr(fp32_path: str, int8_path: str,
                          qdq_db=float(err['qdq_err']),
                          xmodel_db=float(err.get('xmodel_err', float('nan')))))
     return sorted(rows, key=lambda r: r['qdq_db'])
+
+
+def fp32_nodes_for(onnx_path: str, tensors: Sequence[str]) -> Tuple[str, ...]:
+    """The nodes of a graph to keep in fp32 so that none of ``tensors`` is
+    quantized: ONNX Runtime puts a quantize / dequantize pair on a tensor
+    when its producer or any consumer is quantized, so both are excluded.
+
+    Args:
+        onnx_path (str): The fp32 graph.
+        tensors (Sequence[str]): Tensor names (e.g. the lowest ``qdq_db``
+            of :func:`activation_sqnr`).
+
+    Returns:
+        tuple[str]: Node names, in the graph's order.
+    """
+    import onnx
+    wanted = set(tensors)
+    nodes = []
+    for node in onnx.load(onnx_path).graph.node:
+        if wanted & (set(node.input) | set(node.output)):
+            nodes.append(node.name)
+    return tuple(nodes)
+
+
+def fewest_fp32_tensors(evaluate: Callable[[Sequence[str]], float],
+                        ranked: Sequence[str], counts: Sequence[int],
+                        reference: float, budget: float) -> List[dict]:
+    """Keep the first k tensors of ``ranked`` in fp32 for each k of
+    ``counts`` in increasing order, and stop at the first whose score is
+    within ``budget`` of ``reference``.
+
+    Args:
+        evaluate (callable): Tensors kept fp32 -> score (e.g. mIoU of the
+            INT8 graph without them on a selection set).
+        ranked (Sequence[str]): Tensors, least accurate first.
+        counts (Sequence[int]): The k to try (each at most ``len(ranked)``).
+        reference (float): The fp32 score on the same set.
+        budget (float): The largest loss accepted.
+
+    Returns:
+        list[dict]: Per k tried: ``k``, ``tensors``, ``score``, ``loss``
+        (``reference - score``) and ``within_budget``; the last is the
+        first within budget, if any.
+    """
+    steps = []
+    for k in sorted(set(counts)):
+        if k > len(ranked):
+            raise ValueError(f'counts asks for {k} tensors in fp32; the '
+                             f'graph has {len(ranked)} quantized tensors')
+        score = float(evaluate(list(ranked[:k])))
+        steps.append(dict(k=k, tensors=list(ranked[:k]), score=score,
+                          loss=reference - score,
+                          within_budget=reference - score <= budget))
+        if steps[-1]['within_budget']:
+            break
+    return steps

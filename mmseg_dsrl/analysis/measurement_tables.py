@@ -10,7 +10,10 @@ lines of a page's generated block (:mod:`mmseg_dsrl.analysis.pages`):
 * :func:`operators_table`: the operators a variant adds to the first row's
   step (``profile_training_step.py --profile``);
 * :func:`onnx_profile_table`: ``tools/deployment/profile_onnx.py``'s
-  per-operator-type profile against the matrix-product rate.
+  per-operator-type profile against the matrix-product rate;
+* :func:`int8_mixed_table`: ``tools/deployment/int8_mixed_precision.py``'s
+  val mIoU and latency of fp32, INT8 and INT8 with its least accurate
+  tensors kept in fp32.
 """
 import os.path as osp
 import re
@@ -19,7 +22,7 @@ from typing import Dict, List, Sequence
 from .training_logs import markdown_table
 
 __all__ = ['run_label', 'timing_table', 'operators_table',
-           'onnx_profile_table']
+           'onnx_profile_table', 'int8_mixed_table']
 
 
 def run_label(path: str) -> str:
@@ -123,4 +126,44 @@ def onnx_profile_table(profiles: Sequence[dict]) -> List[str]:
         'graph', 'operator time (ms)', 'GFLOP', 'matmul rate (GFLOP/s)',
         'arithmetic at that rate (ms)', 'x', 'Conv: share, rate reached',
         'largest other operators'
+    ], body).splitlines()
+
+
+def int8_mixed_table(records: Sequence[dict]) -> List[str]:
+    """Per checkpoint: val mIoU of eager fp32, the backend's fp32 and INT8
+    graphs and the INT8 graph with the chosen tensors kept fp32 (each with
+    its difference from eager), how many tensors that keeps, and the
+    latency of the backend's three graphs.
+
+    Args:
+        records: ``int8_mixed_precision.py --out`` JSONs.
+
+    Returns:
+        list[str]: The table's lines.
+    """
+    body = []
+    for r in records:
+        backend, val, ms = r['backend'], r['val_mIoU'], r['latency_ms']
+        eager = val['eager']
+        fp32, int8 = f'{backend} fp32', f'{backend} int8'
+        mixed = next((k for k in val if k.startswith(int8 + ',')), None)
+        k = r['chosen_k']
+        if k is None:
+            kept, mixed_cell = (f'none of {r["steps"][-1]["k"]} reaches '
+                                f'{r["budget"]}'), ''
+        elif mixed is None:
+            kept, mixed_cell = '0', 'as INT8'
+        else:
+            kept = str(k)
+            mixed_cell = f'{val[mixed]:.2f} ({val[mixed] - eager:+.2f})'
+        body.append([
+            osp.basename(r['config']), backend, f'{eager:.2f}',
+            f'{val[fp32]:.2f}', f'{val[int8]:.2f} ({val[int8] - eager:+.2f})',
+            kept, mixed_cell, f'{ms[fp32]:.1f}', f'{ms[int8]:.1f}',
+            f'{ms[mixed]:.1f}' if mixed else ''
+        ])
+    return markdown_table([
+        'config', 'backend', 'eager mIoU', 'fp32', 'INT8',
+        'tensors kept fp32', 'INT8 with them fp32', 'fp32 (ms)',
+        'INT8 (ms)', 'INT8 with them fp32 (ms)'
     ], body).splitlines()

@@ -22,8 +22,8 @@ under the page's root (or the block's own ``records=FOLDER``), ``dir=`` and
 * ``deployed-miou``: mIoU per deployment path of ``evaluate_deployed.py``
   records (``files=A,B,...``, merged per checkpoint, ``paths=`` the
   columns in order, each with its difference from ``eager``);
-* ``timing`` (``files=``), ``operators`` (``file=``) and ``onnx-profile``
-  (``files=``): the timing tools' raw JSON
+* ``timing`` (``files=``), ``operators`` (``file=``), ``onnx-profile``
+  and ``int8-mixed`` (``files=``): the timing tools' raw JSON
   (:mod:`mmseg_dsrl.analysis.measurement_tables`).
 
 Metafiles (``configs/*/metafile.yaml``) are checked, not written: an entry
@@ -39,8 +39,8 @@ import re
 import statistics
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from .measurement_tables import (onnx_profile_table, operators_table,
-                                 run_label, timing_table)
+from .measurement_tables import (int8_mixed_table, onnx_profile_table,
+                                 operators_table, run_label, timing_table)
 from .run_records import _BLOCK, first_difference, load_records, render_block
 from .training_logs import markdown_table
 
@@ -201,12 +201,14 @@ def _files_block(kind: str, names: List[str], records: List[dict],
     if kind == 'timing':
         return timing_table(
             {run_label(n): r for n, r in zip(names, records)})
+    if kind == 'int8-mixed':
+        return int8_mixed_table(records)
     return onnx_profile_table(records)
 
 
 #: Kinds that read one raw file (``file=``) or several (``files=``).
 ONE_FILE_KINDS = ('demo', 'deployment', 'operators')
-FILES_KINDS = ('deployed-miou', 'timing', 'onnx-profile')
+FILES_KINDS = ('deployed-miou', 'timing', 'onnx-profile', 'int8-mixed')
 
 
 def _render(spec: str, repo: str, page_dir: str,

@@ -52,3 +52,22 @@ def test_onnx_profile_table_puts_the_arithmetic_at_the_measured_rate():
     # 15 ms of operators; 1 GFLOP at 100 GFLOP/s is 10 ms: 1.5x.
     assert line == ('| model.py (360x480) | 15.00 | 1.000 | 100 | 10.00 | 1.5 '
                     '| 80.0 %, 83 % of the rate | Resize 13.3 %, Add 6.7 % |')
+
+
+def test_int8_mixed_table_shows_each_graph_against_eager():
+    record = dict(
+        config='configs/x/lr.py', backend='onnxruntime', chosen_k=2,
+        budget=0.5, steps=[dict(k=0), dict(k=1), dict(k=2)],
+        val_mIoU={'eager': 50.0, 'onnxruntime fp32': 50.0,
+                  'onnxruntime int8': 45.25,
+                  'onnxruntime int8, 2 tensors fp32': 49.75},
+        latency_ms={'eager': 80.0, 'onnxruntime fp32': 20.0,
+                    'onnxruntime int8': 15.0,
+                    'onnxruntime int8, 2 tensors fp32': 16.04})
+    failed = dict(record, chosen_k=None, val_mIoU={
+        k: v for k, v in record['val_mIoU'].items() if 'tensors' not in k})
+    lines = mt.int8_mixed_table([record, failed])
+    assert lines[2] == ('| lr.py | onnxruntime | 50.00 | 50.00 | 45.25 '
+                        '(-4.75) | 2 | 49.75 (-0.25) | 20.0 | 15.0 | 16.0 |')
+    assert lines[3] == ('| lr.py | onnxruntime | 50.00 | 50.00 | 45.25 '
+                        '(-4.75) | none of 2 reaches 0.5 |  | 20.0 | 15.0 |  |')
