@@ -460,7 +460,9 @@ def render_block(spec: str, records: Sequence[dict],
     ``dirs=A,B``: two batches of the same rows, compared seed by seed; the
     ``pooled`` table takes ``dirs=A,B,...``, ``reference=`` and optionally
     ``high=``: paired differences or gap shares, each seed's from the first
-    folder that has all its rows)."""
+    folder that has all its rows; the other kinds take ``dirs=A,B,...`` as
+    the union of those batches, which must not hold a seed of a key
+    twice)."""
     kind, options = _parse_spec(spec)
     known = {'dir', 'dirs', 'iters', 'keys', 'reference', 'low', 'high',
              'output'}
@@ -477,6 +479,16 @@ def render_block(spec: str, records: Sequence[dict],
     keys = options['keys'].split(',') if 'keys' in options else None
     if kind in ('machines', 'pooled'):
         return _render_batches(kind, spec, options, chosen, keys)
+    if 'dirs' in options:
+        # One table over several batches (e.g. one seed per machine): each
+        # key's seeds from any of them, a seed in two of them refused.
+        if folder:
+            raise ValueError(f'generated block "{spec}": give dir= or dirs=, '
+                             'not both')
+        folders = [f.rstrip('/') for f in options['dirs'].split(',')]
+        chosen = [r for r in chosen
+                  if any(r['_path'].startswith(f + '/') for f in folders)]
+        folder = ', '.join(folders)
     rows = rows_from_records(chosen)
     picked = rows_from_records(chosen, keys) if keys else rows
     absent = [k for k in keys or [] if k not in {r['key'] for r in rows}]

@@ -242,3 +242,22 @@ def test_committed_records_name_no_absolute_path():
                 for k, v in (r.get('cfg_options') or {}).items()
                 if isinstance(v, str) and osp.isabs(v)]
     assert not absolute, absolute
+
+
+def test_summary_over_several_batches_takes_each_seed_once():
+    """``dirs=`` on a one-table kind: the seeds of every batch together
+    (seed 0 on one machine, seed 1 on another), a seed in two refused."""
+    a = [record('lr', 0, 40.0), record('dsrl', 0, 41.0)]
+    b = [record('lr', 1, 42.0), record('dsrl', 1, 44.0)]
+    for folder, batch in (('m1', a), ('m2', b)):
+        for r in batch:
+            r['_path'] = f'{folder}/' + rr.record_name(r)
+    both = rr.render_block('summary dirs=m1,m2 keys=lr,dsrl', a + b)
+    one = rr.render_block('summary dir=m1 keys=lr,dsrl', a + b)
+    assert both != one
+    assert '41.00 ± 1.41' in both and '42.50 ± 2.12' in both
+    again = [dict(r, _path='m3/' + rr.record_name(r)) for r in a]
+    with pytest.raises(ValueError, match='several records of one seed'):
+        rr.render_block('summary dirs=m1,m3 keys=lr', a + again)
+    with pytest.raises(ValueError, match='not both'):
+        rr.render_block('summary dir=m1 dirs=m1,m2 keys=lr', a + b)
