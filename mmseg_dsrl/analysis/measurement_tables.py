@@ -11,6 +11,8 @@ lines of a page's generated block (:mod:`mmseg_dsrl.analysis.pages`):
   step (``profile_training_step.py --profile``);
 * :func:`onnx_profile_table`: ``tools/deployment/profile_onnx.py``'s
   per-operator-type profile against the matrix-product rate;
+* :func:`gpu_check_table`: ``tools/analysis_tools/gpu_check.py``'s raw
+  JSON, one row per check of the sections it ran;
 * :func:`int8_mixed_table`: ``tools/deployment/int8_mixed_precision.py``'s
   val mIoU and latency of fp32, INT8 and INT8 with its least accurate
   tensors kept in fp32.
@@ -22,12 +24,12 @@ from typing import Dict, List, Sequence
 from .training_logs import markdown_table
 
 __all__ = ['run_label', 'timing_table', 'operators_table',
-           'onnx_profile_table', 'int8_mixed_table']
+           'onnx_profile_table', 'int8_mixed_table', 'gpu_check_table']
 
 
 def run_label(path: str) -> str:
     """A column label for a measurement file: its name without the date
-    prefix and the extension (``2026-11-23_train-step_run-1.json`` ->
+    prefix and the extension (``YYYY-MM-DD_train-step_run-1.json`` ->
     ``train-step_run-1``)."""
     name = osp.splitext(osp.basename(path))[0]
     return re.sub(r'^\d{4}-\d{2}-\d{2}_', '', name)
@@ -167,3 +169,72 @@ def int8_mixed_table(records: Sequence[dict]) -> List[str]:
         'tensors kept fp32', 'INT8 with them fp32', 'fp32 (ms)',
         'INT8 (ms)', 'INT8 with them fp32 (ms)'
     ], body).splitlines()
+
+
+def _gpu_amp_rows(amp: dict) -> List[list]:
+    rows = []
+    for key, e in amp.items():
+        if 'mIoU' not in e:
+            rows.append(['amp', key, f'training failed (rc {e["returncode"]})'])
+        elif 'final_rel_diff' not in e:
+            rows.append(['amp', key, f'mIoU {e["mIoU"]:.2f} (reference)'])
+        else:
+            rows.append(['amp', key, (
+                f'mIoU {e["mIoU"]:.2f}; final loss '
+                f'{e["final_rel_diff"]:+.1%} vs. fp32 (median step '
+                f'difference {e["median_rel_diff"]:.1%}); every term finite: '
+                f'{bool(e["all_finite"])}')])
+    return rows
+
+
+def gpu_check_table(raw: dict) -> List[str]:
+    """The GPU check's results from its raw JSON: the test run, the mixed-
+    precision trainings against fp32, the DDP run, the FA loss per block
+    size against its bound, ICNet's exits and the DSRL / LR training step.
+
+    Args:
+        raw: ``gpu_check.py``'s ``gpu_check.json`` (``sections`` says which
+            of ``tests``, ``amp``, ``ddp``, ``fa``, ``icnet``, ``step`` ran).
+
+    Returns:
+        list[str]: The table's lines.
+    """
+    rows: List[list] = []
+    for section in raw['sections']:
+        e = raw[section]
+        if section == 'tests':
+            rows.append(['tests', ' + '.join(e['targets']), e['summary']])
+        elif section == 'amp':
+            rows += _gpu_amp_rows(e)
+        elif section == 'ddp':
+            shown = [f'rc {e["returncode"]}'] + [
+                f'{name} {e[k]}' for k, name in (('distributed', 'distributed'),
+                                                 ('mIoU', 'val mIoU'))
+                if e.get(k) is not None
+            ]
+            rows.append(['ddp', '1-GPU torchrun, sync_bn=torch, DSRL demo',
+                         ', '.join(shown)])
+        elif section == 'fa':
+            bound = e['bound_s']
+            rows.append(['fa', f'bound, N = {e["n"]}, batch {e["batch"]}',
+                         f'{bound * 1e3:.2f} ms at '
+                         f'{e["fp32_matmul_flops"] / 1e12:.1f} TFLOP/s'])
+            for block, b in sorted(e['blocks'].items(),
+                                   key=lambda kv: int(kv[0])):
+                rows.append(['fa', f'{block}-row blocks, fwd + bwd', (
+                    f'{b["seconds"] * 1e3:.1f} ms ({b["seconds"] / bound:.1f}x'
+                    f' bound), peak {b["peak_bytes"] / 2**20:.0f} MiB')])
+        elif section == 'icnet':
+            for key, t in e.items():
+                rows.append(['icnet', f'ICNet-R50 {key}, batch 1',
+                             f'{t["median"] * 1e3:.1f} ms '
+                             f'({t["images_per_s"]:.0f} images/s)'])
+        elif section == 'step':
+            for precision, ratios in e.items():
+                for r in ratios:
+                    spread = (f' ({r["ratio_q1"]:.3f}-{r["ratio_q3"]:.3f})'
+                              if r['ratio_q1'] != r['ratio_q3'] else '')
+                    rows.append(['step', f'DeepLabV3+-R50 {r["name"]}, '
+                                 f'{precision}', f'{r["ms"]:.1f} ms, '
+                                 f'{r["ratio"]:.3f}x LR{spread}'])
+    return markdown_table(['section', 'check', 'result'], rows).splitlines()

@@ -22,8 +22,9 @@ under the page's root (or the block's own ``records=FOLDER``), ``dir=`` and
 * ``deployed-miou``: mIoU per deployment path of ``evaluate_deployed.py``
   records (``files=A,B,...``, merged per checkpoint, ``paths=`` the
   columns in order, each with its difference from ``eager``);
-* ``timing`` (``files=``), ``operators`` (``file=``), ``onnx-profile``
-  and ``int8-mixed`` (``files=``): the timing tools' raw JSON
+* ``timing`` (``files=``), ``operators`` and ``gpu-check`` (``file=``),
+  ``onnx-profile`` and ``int8-mixed`` (``files=``): the measuring tools'
+  raw JSON
   (:mod:`mmseg_dsrl.analysis.measurement_tables`).
 
 Metafiles (``configs/*/metafile.yaml``) are checked, not written: an entry
@@ -39,8 +40,9 @@ import re
 import statistics
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from .measurement_tables import (int8_mixed_table, onnx_profile_table,
-                                 operators_table, run_label, timing_table)
+from .measurement_tables import (gpu_check_table, int8_mixed_table,
+                                 onnx_profile_table, operators_table,
+                                 run_label, timing_table)
 from .run_records import _BLOCK, first_difference, load_records, render_block
 from .training_logs import markdown_table
 
@@ -188,6 +190,8 @@ def _one_file_block(kind: str, data, options: Dict[str, str],
     if kind == 'deployment':
         return (deployment_wide_table(data) if options.get('layout') == 'wide'
                 else deployment_table(data))
+    if kind == 'gpu-check':
+        return gpu_check_table(data)
     return operators_table(data)
 
 
@@ -207,7 +211,7 @@ def _files_block(kind: str, names: List[str], records: List[dict],
 
 
 #: Kinds that read one raw file (``file=``) or several (``files=``).
-ONE_FILE_KINDS = ('demo', 'deployment', 'operators')
+ONE_FILE_KINDS = ('demo', 'deployment', 'operators', 'gpu-check')
 FILES_KINDS = ('deployed-miou', 'timing', 'onnx-profile', 'int8-mixed')
 
 

@@ -71,3 +71,26 @@ def test_int8_mixed_table_shows_each_graph_against_eager():
                         '(-4.75) | 2 | 49.75 (-0.25) | 20.0 | 15.0 | 16.0 |')
     assert lines[3] == ('| lr.py | onnxruntime | 50.00 | 50.00 | 45.25 '
                         '(-4.75) | none of 2 reaches 0.5 |  | 20.0 | 15.0 |  |')
+
+
+def test_gpu_check_table_reads_the_sections_that_ran():
+    raw = dict(
+        sections=['ddp', 'fa', 'step'],
+        ddp=dict(returncode=0, distributed=True, mIoU=45.33),
+        fa=dict(n=32768, batch=2, fp32_matmul_flops=51.2e12, bound_s=0.00554,
+                blocks={'2048': dict(seconds=0.0366, peak_bytes=1053 * 2**20),
+                        '64': dict(seconds=0.4795, peak_bytes=61 * 2**20)}),
+        step=dict(fp32=[_row('LR', 125.18, 1.0, 1.0, 1.0),
+                        _row('DSRL', 162.82, 1.2992, 1.2942, 1.3100)]),
+        amp=dict(ignored=True))  # not in sections: not shown
+    assert mt.gpu_check_table(raw)[2:] == [
+        '| ddp | 1-GPU torchrun, sync_bn=torch, DSRL demo | rc 0, distributed '
+        'True, val mIoU 45.33 |',
+        '| fa | bound, N = 32768, batch 2 | 5.54 ms at 51.2 TFLOP/s |',
+        '| fa | 64-row blocks, fwd + bwd | 479.5 ms (86.6x bound), peak 61 MiB |',
+        '| fa | 2048-row blocks, fwd + bwd | 36.6 ms (6.6x bound), peak 1053 '
+        'MiB |',
+        '| step | DeepLabV3+-R50 LR, fp32 | 125.2 ms, 1.000x LR |',
+        '| step | DeepLabV3+-R50 DSRL, fp32 | 162.8 ms, 1.299x LR '
+        '(1.294-1.310) |',
+    ]
