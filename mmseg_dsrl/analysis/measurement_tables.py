@@ -11,6 +11,9 @@ lines of a page's generated block (:mod:`mmseg_dsrl.analysis.pages`):
   step (``profile_training_step.py --profile``);
 * :func:`onnx_profile_table`: ``tools/deployment/profile_onnx.py``'s
   per-operator-type profile against the matrix-product rate;
+* :func:`flops_table`: ``tools/analysis_tools/dsrl_flops_table.py``'s
+  inference GFLOPs of each DSRL config, its LR baseline and the stock
+  config;
 * :func:`gpu_check_table`: ``tools/analysis_tools/gpu_check.py``'s raw
   JSON, one row per check of the sections it ran;
 * :func:`int8_mixed_table`: ``tools/deployment/int8_mixed_precision.py``'s
@@ -24,7 +27,8 @@ from typing import Dict, List, Sequence
 from .training_logs import markdown_table
 
 __all__ = ['run_label', 'timing_table', 'operators_table',
-           'onnx_profile_table', 'int8_mixed_table', 'gpu_check_table']
+           'onnx_profile_table', 'int8_mixed_table', 'gpu_check_table',
+           'flops_table']
 
 
 def run_label(path: str) -> str:
@@ -238,3 +242,28 @@ def gpu_check_table(raw: dict) -> List[str]:
                                  f'{precision}', f'{r["ms"]:.1f} ms, '
                                  f'{r["ratio"]:.3f}x LR{spread}'])
     return markdown_table(['section', 'check', 'result'], rows).splitlines()
+
+
+def flops_table(rows: Sequence[dict], link_prefix: str = '') -> List[str]:
+    """Inference GFLOPs of each DSRL config, its LR-input baseline and the
+    stock config at the full input, and the two ratios.
+
+    Args:
+        rows: ``dsrl_flops_table.py --out``'s JSON (``architecture``,
+            ``config``, ``dsrl`` / ``lr`` / ``stock`` with ``flops``,
+            ``dsrl_over_lr``, ``dsrl_over_stock``).
+        link_prefix: The repository root relative to the page.
+
+    Returns:
+        list[str]: The table's lines.
+    """
+    body = [[
+        f'[{r["architecture"]}]({link_prefix}{r["config"]})',
+        *[f'{r[k]["flops"] / 1e9:.1f}' for k in ('dsrl', 'lr', 'stock')],
+        f'{r["dsrl_over_lr"]:.3f}', f'{r["dsrl_over_stock"]:.3f}'
+    ] for r in rows]
+    return markdown_table([
+        'architecture (Cityscapes configs)', 'DSRL GFLOPs',
+        'LR-input baseline', 'stock config, full input', 'DSRL / LR',
+        'DSRL / stock'
+    ], body).splitlines()

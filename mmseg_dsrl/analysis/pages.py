@@ -22,7 +22,8 @@ under the page's root (or the block's own ``records=FOLDER``), ``dir=`` and
 * ``deployed-miou``: mIoU per deployment path of ``evaluate_deployed.py``
   records (``files=A,B,...``, merged per checkpoint, ``paths=`` the
   columns in order, each with its difference from ``eager``);
-* ``timing`` (``files=``), ``operators`` and ``gpu-check`` (``file=``),
+* ``timing`` (``files=``), ``operators``, ``gpu-check`` and ``flops``
+  (``file=``),
   ``onnx-profile`` and ``int8-mixed`` (``files=``): the measuring tools'
   raw JSON
   (:mod:`mmseg_dsrl.analysis.measurement_tables`).
@@ -40,7 +41,8 @@ import re
 import statistics
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from .measurement_tables import (gpu_check_table, int8_mixed_table,
+from .measurement_tables import (flops_table, gpu_check_table,
+                                 int8_mixed_table,
                                  onnx_profile_table, operators_table,
                                  run_label, timing_table)
 from .run_records import _BLOCK, first_difference, load_records, render_block
@@ -192,6 +194,8 @@ def _one_file_block(kind: str, data, options: Dict[str, str],
                 else deployment_table(data))
     if kind == 'gpu-check':
         return gpu_check_table(data)
+    if kind == 'flops':
+        return flops_table(data, link_prefix)
     return operators_table(data)
 
 
@@ -211,7 +215,7 @@ def _files_block(kind: str, names: List[str], records: List[dict],
 
 
 #: Kinds that read one raw file (``file=``) or several (``files=``).
-ONE_FILE_KINDS = ('demo', 'deployment', 'operators', 'gpu-check')
+ONE_FILE_KINDS = ('demo', 'deployment', 'operators', 'gpu-check', 'flops')
 FILES_KINDS = ('deployed-miou', 'timing', 'onnx-profile', 'int8-mixed')
 
 

@@ -94,3 +94,13 @@ def test_gpu_check_table_reads_the_sections_that_ran():
         '| step | DeepLabV3+-R50 DSRL, fp32 | 162.8 ms, 1.299x LR '
         '(1.294-1.310) |',
     ]
+
+
+def test_flops_table_links_each_dsrl_config():
+    row = dict(architecture='fcn_r18-d8_4xb2-80k',
+               config='configs/dsrl/dsrl_fcn_r18-d8.py', dsrl_over_lr=1.0009,
+               dsrl_over_stock=0.25023, dsrl=dict(flops=111.1e9),
+               lr=dict(flops=111.0e9), stock=dict(flops=444.0e9))
+    assert mt.flops_table([row], '../')[2] == (
+        '| [fcn_r18-d8_4xb2-80k](../configs/dsrl/dsrl_fcn_r18-d8.py) | 111.1 '
+        '| 111.0 | 444.0 | 1.001 | 0.250 |')

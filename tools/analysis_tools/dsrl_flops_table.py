@@ -81,6 +81,7 @@ def main() -> None:
         rows.append(
             dict(
                 architecture=arch,
+                config=osp.relpath(dsrl, REPO),
                 dsrl_over_lr=r_lr,
                 dsrl_over_stock=r_st,
                 **res))

@@ -1,8 +1,9 @@
 """Validation curves of recipe runs, as a picture, from their records.
 
 Plots mIoU against iteration for every --keys row of the run records under
---records (the mean over the seeds that have the row, and their range as
-a band), one line per row, labelled with the row's name.
+--records (one or more folders, e.g. one seed per machine; the mean over
+the seeds that have the row, and their range as a band), one line per row,
+labelled with the row's name.
 
 Example:
     python tools/analysis_tools/plot_curves.py \\
@@ -18,8 +19,9 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--records', required=True,
-                        help='folder of run records (searched recursively)')
+    parser.add_argument('--records', nargs='+', required=True,
+                        help='folders of run records (searched '
+                        'recursively)')
     parser.add_argument('--keys', nargs='+', required=True)
     parser.add_argument('--labels', nargs='+', default=None,
                         help='legend labels, one per key (default: names)')
@@ -36,11 +38,12 @@ def main(argv=None) -> int:
     import numpy as np
 
     from mmseg_dsrl.analysis.run_records import load_records, rows_from_records
-    rows = {r['key']: r for r in rows_from_records(
-        load_records(args.records), args.keys)}
+    records = [r for folder in args.records for r in load_records(folder)]
+    rows = {r['key']: r for r in rows_from_records(records, args.keys)}
     missing = [k for k in args.keys if k not in rows]
     if missing:
-        parser.error(f'no records of {missing} under {args.records}')
+        parser.error(f'no records of {missing} under '
+                     f'{" ".join(args.records)}')
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
     for i, key in enumerate(args.keys):
         curves = [dict(map(tuple, c)) for c in rows[key]['curves'] if c]
