@@ -137,7 +137,8 @@ def test_mixed_precision_tool_chooses_on_the_selection_set(tmp_path,
         '--select-cfg-options',
         'val_dataloader.dataset.data_prefix.img_path=img_dir/train',
         'val_dataloader.dataset.data_prefix.seg_map_path=ann_dir/train',
-        '--select-images', '2', '--latency-runs', '2', '--out', out
+        '--select-images', '2', '--latency-runs', '2', '--work-dir',
+        tmp_path / 'graphs', '--out', out
     ])
     result = json.loads(out.read_text())
     steps = result['steps']
@@ -152,6 +153,7 @@ def test_mixed_precision_tool_chooses_on_the_selection_set(tmp_path,
     # fp32 ONNX Runtime scores what eager PyTorch scores.
     assert abs(val['onnxruntime fp32'] - val['eager']) < 0.05
     assert set(result['latency_ms']) == set(val)
+    assert (tmp_path / 'graphs' / 'model_int8.onnx').is_file()
 
 
 def test_fp32_nodes_belong_to_an_int8_path():

@@ -25,6 +25,7 @@ on val):
 """
 import argparse
 import json
+import os
 import os.path as osp
 import statistics
 import sys
@@ -121,6 +122,7 @@ def main(argv=None) -> int:
                                           tuple(example.shape[2:]),
                                           model.data_preprocessor)
     work_dir = args.work_dir or tempfile.mkdtemp(prefix='dsrl_int8_mixed_')
+    os.makedirs(work_dir, exist_ok=True)
 
     def runner(fp32_tensors=None):
         if fp32_tensors is None:
