@@ -64,6 +64,10 @@ class InferencePath:
         fp32_nodes (tuple[str]): INT8 only: names of nodes of the exported
             graph that stay fp32 (e.g. from
             :func:`mmseg_dsrl.analysis.int8_sensitivity.fp32_nodes_for`).
+        dynamic_hw (bool): ONNX backends only: run the graph exported with
+            dynamic height and width (``export_onnx(..., dynamic_hw=True)``:
+            the LR input's downsampling as ONNX ``Resize(antialias=1)``
+            instead of the traced size's filters).
     """
     backend: str = 'pytorch'
     precision: str = 'fp32'
@@ -72,6 +76,7 @@ class InferencePath:
     calibration: str = 'minmax'
     int8_scope: str = 'all'
     fp32_nodes: Tuple[str, ...] = ()
+    dynamic_hw: bool = False
 
     @property
     def name(self) -> str:
@@ -86,6 +91,8 @@ class InferencePath:
             parts.append(f'{self.int8_scope} only')
         if self.fp32_nodes:
             parts.append(f'{len(self.fp32_nodes)} nodes fp32')
+        if self.dynamic_hw:
+            parts.append('dynamic H/W')
         return ' '.join(parts)
 
     def check(self, device: str) -> None:
@@ -127,6 +134,9 @@ class InferencePath:
             raise ValueError(f'int8_scope={self.int8_scope!r} chooses what '
                              f'INT8 quantizes; precision is '
                              f'{self.precision!r}')
+        if self.dynamic_hw and self.backend not in _ONNX_PRECISIONS:
+            raise ValueError('dynamic_hw chooses how the ONNX graph is '
+                             f'exported; backend is {self.backend!r}')
         if self.fp32_nodes and self.precision != 'int8':
             raise ValueError(f'fp32_nodes keeps nodes of an INT8 graph in '
                              f'fp32; precision is {self.precision!r}')
@@ -196,6 +206,9 @@ NAMED_PATHS = {
         'onnxruntime', 'int8', calibration='entropy'),
     'onnxruntime-int8-conv': InferencePath(
         'onnxruntime', 'int8', int8_scope='conv'),
+    'onnxruntime-dynamic-hw': InferencePath('onnxruntime', dynamic_hw=True),
+    'onnxruntime-int8-dynamic-hw': InferencePath(
+        'onnxruntime', 'int8', dynamic_hw=True),
     'openvino': InferencePath('openvino'),
     'openvino-bf16': InferencePath('openvino', 'bf16'),
     'openvino-int8': InferencePath('openvino', 'int8'),
@@ -229,9 +242,11 @@ def build_runner(
     model = model.eval()
     if path.backend in _ONNX_PRECISIONS:
         folder = work_dir or tempfile.mkdtemp(prefix='dsrl_onnx_')
-        onnx_path = osp.join(folder, 'model.onnx')
+        stem = 'model_dynamic-hw' if path.dynamic_hw else 'model'
+        onnx_path = osp.join(folder, f'{stem}.onnx')
         if not osp.isfile(onnx_path):
-            export_onnx(model, example.cpu(), onnx_path)
+            export_onnx(model, example.cpu(), onnx_path,
+                        dynamic_hw=path.dynamic_hw)
         if path.precision == 'int8':
             if not calibration:
                 raise ValueError(
@@ -247,7 +262,7 @@ def build_runner(
                 digest = hashlib.sha256(
                     '\n'.join(path.fp32_nodes).encode()).hexdigest()[:12]
                 suffix += f'_fp32-{digest}'
-            int8_path = osp.join(folder, f'model_int8{suffix}.onnx')
+            int8_path = osp.join(folder, f'{stem}_int8{suffix}.onnx')
             if not osp.isfile(int8_path):
                 quantize_int8(onnx_path, calibration, int8_path,
                               method=path.calibration,

@@ -98,6 +98,8 @@ def test_compiled_runner_matches_eager(model_and_input):
      "calibration must be one of .*got 'kl'"),
     (InferencePath('onnxruntime', int8_scope='conv'), 'cpu',
      "chooses what INT8 quantizes; precision is 'fp32'"),
+    (InferencePath(dynamic_hw=True), 'cpu',
+     "how the ONNX graph is exported; backend is 'pytorch'"),
 ])
 def test_impossible_paths_are_refused(path, device, match):
     with pytest.raises(ValueError, match=match):
@@ -130,6 +132,29 @@ def test_openvino_runs_the_lr_input_downsampling_as_pytorch(tmp_path, scale):
         out = build_runner(LRInput(), InferencePath(backend), x,
                            str(tmp_path / backend))(x)
         torch.testing.assert_close(out, LRInput()(x), atol=1e-5, rtol=0)
+
+
+def test_dynamic_hw_path_runs_the_antialiased_resize_form(tmp_path):
+    """``dynamic_hw`` runs the graph exported with dynamic sizes: the LR
+    input's downsampling as ONNX's Resize(antialias=1), which ONNX Runtime
+    computes as PyTorch does."""
+    onnx = pytest.importorskip('onnx')
+    from mmseg_dsrl.models.functional import downsample_image
+
+    class LRInput(nn.Module):
+
+        def forward(self, x, mode='tensor'):
+            return downsample_image(x, 0.5)
+
+    x = torch.randn(1, 3, 48, 64)
+    out = build_runner(LRInput(), InferencePath('onnxruntime',
+                                                dynamic_hw=True), x,
+                       str(tmp_path))(x)
+    torch.testing.assert_close(out, LRInput()(x), atol=1e-5, rtol=0)
+    nodes = onnx.load(str(tmp_path / 'model_dynamic-hw.onnx')).graph.node
+    resize = [n for n in nodes if n.op_type == 'Resize']
+    assert resize and any(a.name == 'antialias' and a.i == 1
+                          for a in resize[0].attribute)
 
 
 def test_openvino_refuses_a_graph_with_an_antialiased_resize(tmp_path):
