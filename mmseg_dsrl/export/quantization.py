@@ -130,16 +130,17 @@ def count_quantized_ops(onnx_path: str) -> int:
 def read_image(path: str, shape: Sequence[int], preprocess) -> torch.Tensor:
     """One image file resized to ``shape`` (H, W, bilinear) and passed
     through ``preprocess`` (the model's data preprocessor:
-    ``dict(inputs=[uint8 CHW], data_samples=None) -> dict``): the (3, H, W)
-    tensor the model reads."""
+    ``dict(inputs=[uint8 CHW], data_samples=[...]) -> dict``, padding as
+    its ``test_cfg`` says): the (3, H', W') tensor the model reads."""
     import cv2
+    from mmseg.structures import SegDataSample
     bgr = cv2.imread(path)
     if bgr is None:
         raise ValueError(f'{path}: not a readable image')
     bgr = cv2.resize(bgr, (shape[1], shape[0]),
                      interpolation=cv2.INTER_LINEAR)
     pixels = torch.from_numpy(bgr).permute(2, 0, 1).contiguous()
-    return preprocess(dict(inputs=[pixels], data_samples=None),
+    return preprocess(dict(inputs=[pixels], data_samples=[SegDataSample()]),
                       False)['inputs'][0]
 
 

@@ -39,3 +39,15 @@ def test_unreadable_image_is_named(tmp_path):
     bad.write_bytes(b'not a png')
     with pytest.raises(ValueError, match='broken.png: not a readable image'):
         read_image(str(bad), (15, 20), _preprocess)
+
+
+def test_a_preprocessor_that_pads_at_test_time_reads_the_image(tmp_path):
+    """mmseg's SegDataPreProcessor with a test_cfg pads each image and
+    writes the padding into its data sample (ESPNetv2's configs do)."""
+    from mmseg.models import SegDataPreProcessor
+    preprocess = SegDataPreProcessor(
+        mean=[0.0] * 3, std=[1.0] * 3, test_cfg=dict(size_divisor=8))
+    cv2.imwrite(str(tmp_path / 'a.png'), np.full((30, 40, 3), 7, np.uint8))
+    image = read_image(str(tmp_path / 'a.png'), (15, 20), preprocess)
+    assert image.shape == (3, 16, 24)  # padded to multiples of 8
+    assert image[:, :15, :20].eq(7).all() and image[:, 15:, :].eq(0).all()
