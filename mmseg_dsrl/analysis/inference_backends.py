@@ -293,7 +293,11 @@ def build_runner(
         # A copy: Module.to() works in place and other runners share model.
         graph = copy.deepcopy(graph).to(memory_format=memory_format)
     if path.compile:
-        graph = torch.compile(graph)
+        # One input shape per runner: static shapes. Automatic dynamic shapes
+        # would re-trace frames that see several sizes (ESPNetv2's pyramid
+        # pooling) symbolically, which inductor's adaptive pooling cannot
+        # lower.
+        graph = torch.compile(graph, dynamic=False)
     dtype = _DTYPES.get(path.precision)
 
     @torch.no_grad()

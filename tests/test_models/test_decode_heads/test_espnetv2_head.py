@@ -1,3 +1,5 @@
+import shutil
+
 import pytest
 import torch
 from mmseg.registry import MODELS
@@ -103,3 +105,38 @@ def test_features_feed_conv_seg():
 def test_bad_layouts_are_refused(kw, match):
     with pytest.raises(ValueError, match=match):
         _head(**kw)
+
+
+class _StridedLevels(torch.nn.Module):
+    """The head on four strided-conv levels, called like a segmentor."""
+
+    def __init__(self):
+        super().__init__()
+        channels = (3, ) + _IN
+        self.levels = torch.nn.ModuleList(
+            torch.nn.Conv2d(a, b, 3, stride=2, padding=1)
+            for a, b in zip(channels, channels[1:]))
+        self.head = _head()
+
+    def forward(self, x, mode='tensor'):
+        feats = []
+        for conv in self.levels:
+            x = conv(x)
+            feats.append(x)
+        return self.head(feats)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which('g++') is None, reason='inductor needs g++')
+def test_head_runs_compiled_with_inductor():
+    # The pyramid pools at several sizes in one graph; with automatic
+    # dynamic shapes inductor failed to lower its adaptive pooling.
+    from mmseg_dsrl.analysis.inference_backends import (InferencePath,
+                                                        build_runner)
+    torch.manual_seed(0)
+    model = _StridedLevels().eval()
+    x = torch.randn(1, 3, 64, 96)
+    run = build_runner(model, InferencePath(compile=True), x)
+    with torch.no_grad():
+        expected = model(x)
+    torch.testing.assert_close(run(x), expected, atol=1e-4, rtol=0)
