@@ -267,3 +267,68 @@ def flops_table(rows: Sequence[dict], link_prefix: str = '') -> List[str]:
         'LR-input baseline', 'stock config, full input', 'DSRL / LR',
         'DSRL / stock'
     ], body).splitlines()
+
+
+def icnet_benchmark_table(data: dict) -> List[str]:
+    """GFLOPs, parameters and latency of ``icnet_benchmark.py --out``'s
+    models, each as a multiple of the reference's (PSPNet) speed.
+
+    Args:
+        data (dict): ``shape``, ``runs``, ``reference`` (a model's name) and
+            ``rows`` (``model``, ``gflops``, ``params_m``, ``latency_s``).
+
+    Returns:
+        list[str]: The table's lines.
+    """
+    rows = data['rows']
+    by_name = {r['model']: r for r in rows}
+    if data['reference'] not in by_name:
+        raise ValueError(f'icnet-benchmark: the reference '
+                         f'{data["reference"]!r} is not among the rows '
+                         f'{sorted(by_name)}')
+    reference = by_name[data['reference']]['latency_s']
+    h, w = data['shape']
+    body = [[
+        r['model'], f'{r["gflops"]:.1f}', f'{r["params_m"]:.2f}',
+        f'{r["latency_s"]:.2f}', f'{reference / r["latency_s"]:.1f}'
+    ] for r in rows]
+    return markdown_table([
+        f'model (1x3x{h}x{w})', 'GFLOPs', 'params (M)',
+        f'latency (s, median of {data["runs"]})',
+        f'x faster than {data["reference"]}'
+    ], body).splitlines()
+
+
+def fa_benchmark_table(data: dict) -> List[str]:
+    """The FA loss's implementations per N (``benchmark_fa_loss.py
+    --out``): time, peak memory, multiple of the compute bound and the
+    relative difference of the loss and gradients from the reference.
+
+    Args:
+        data (dict): ``sizes``, each with ``n``, ``h``, ``w``, ``bound_s``,
+            ``results`` (implementation -> ``time``, ``peak_mib`` or
+            ``error``), ``reference`` and ``differences`` (implementation
+            -> ``loss``, ``g_seg``, ``g_sr``).
+
+    Returns:
+        list[str]: The table's lines.
+    """
+    body = []
+    for size in data['sizes']:
+        for key, r in size['results'].items():
+            where = f'{size["n"]} ({size["h"]}x{size["w"]})'
+            if 'error' in r:
+                body.append([where, key, f'failed: {r["error"]}', '', '', ''])
+                continue
+            d = size['differences'].get(key)
+            diff = ('reference' if key == size['reference'] else
+                    '' if d is None else
+                    f'{d["loss"]:.0e} / {d["g_seg"]:.0e} / {d["g_sr"]:.0e}')
+            body.append([
+                where, key, f'{r["time"]:.2f}', f'{r["peak_mib"]:.0f}',
+                f'{r["time"] / size["bound_s"]:.2f}', diff
+            ])
+    return markdown_table([
+        'N (HR size)', 'implementation', 'time (s)', 'peak memory (MiB)',
+        'x compute bound', 'relative difference: loss / grad seg / grad sr'
+    ], body).splitlines()

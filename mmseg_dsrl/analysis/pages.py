@@ -22,8 +22,8 @@ under the page's root (or the block's own ``records=FOLDER``), ``dir=`` and
 * ``deployed-miou``: mIoU per deployment path of ``evaluate_deployed.py``
   records (``files=A,B,...``, merged per checkpoint, ``paths=`` the
   columns in order, each with its difference from ``eager``);
-* ``timing`` (``files=``), ``operators``, ``gpu-check`` and ``flops``
-  (``file=``),
+* ``timing`` (``files=``), ``operators``, ``gpu-check``, ``flops``,
+  ``icnet-benchmark`` and ``fa-benchmark`` (``file=``),
   ``onnx-profile`` and ``int8-mixed`` (``files=``): the measuring tools'
   raw JSON
   (:mod:`mmseg_dsrl.analysis.measurement_tables`).
@@ -41,8 +41,9 @@ import re
 import statistics
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from .measurement_tables import (flops_table, gpu_check_table,
-                                 int8_mixed_table,
+from .measurement_tables import (fa_benchmark_table, flops_table,
+                                 gpu_check_table,
+                                 icnet_benchmark_table, int8_mixed_table,
                                  onnx_profile_table, operators_table,
                                  run_label, timing_table)
 from .run_records import _BLOCK, first_difference, load_records, render_block
@@ -196,6 +197,10 @@ def _one_file_block(kind: str, data, options: Dict[str, str],
         return gpu_check_table(data)
     if kind == 'flops':
         return flops_table(data, link_prefix)
+    if kind == 'icnet-benchmark':
+        return icnet_benchmark_table(data)
+    if kind == 'fa-benchmark':
+        return fa_benchmark_table(data)
     return operators_table(data)
 
 
@@ -215,7 +220,8 @@ def _files_block(kind: str, names: List[str], records: List[dict],
 
 
 #: Kinds that read one raw file (``file=``) or several (``files=``).
-ONE_FILE_KINDS = ('demo', 'deployment', 'operators', 'gpu-check', 'flops')
+ONE_FILE_KINDS = ('demo', 'deployment', 'operators', 'gpu-check', 'flops',
+                  'icnet-benchmark', 'fa-benchmark')
 FILES_KINDS = ('deployed-miou', 'timing', 'onnx-profile', 'int8-mixed')
 
 

@@ -1,5 +1,7 @@
 """Tables of the raw timing measurements (training loop, train step,
 operators, ONNX profile)."""
+import pytest
+
 from mmseg_dsrl.analysis import measurement_tables as mt
 
 
@@ -104,3 +106,34 @@ def test_flops_table_links_each_dsrl_config():
     assert mt.flops_table([row], '../')[2] == (
         '| [fcn_r18-d8_4xb2-80k](../configs/dsrl/dsrl_fcn_r18-d8.py) | 111.1 '
         '| 111.0 | 444.0 | 1.001 | 0.250 |')
+
+
+def test_icnet_benchmark_table_divides_by_the_reference():
+    data = dict(shape=[1024, 2048], runs=3, reference='PSPNet',
+                rows=[dict(model='ICNet sub4', gflops=68.04, params_m=24.612,
+                           latency_s=4.0),
+                      dict(model='PSPNet', gflops=1429.0, params_m=48.98,
+                           latency_s=50.0)])
+    lines = mt.icnet_benchmark_table(data)
+    assert lines[0].startswith('| model (1x3x1024x2048) |')
+    assert 'median of 3' in lines[0]
+    assert lines[2] == '| ICNet sub4 | 68.0 | 24.61 | 4.00 | 12.5 |'
+    assert lines[3].endswith('| 1.0 |')
+    data['reference'] = 'missing'
+    with pytest.raises(ValueError, match="reference 'missing' is not among"):
+        mt.icnet_benchmark_table(data)
+
+
+def test_fa_benchmark_table_marks_reference_and_failures():
+    data = dict(sizes=[dict(
+        n=8192, h=512, w=1024, bound_s=0.1, reference='naive',
+        results={'naive': dict(time=2.5, peak_mib=2559.4),
+                 'fused': dict(time=0.2, peak_mib=95.0),
+                 'blocked 64': dict(error='MemoryError')},
+        differences={'fused': dict(loss=1e-8, g_seg=1.7e-4, g_sr=3e-4)})])
+    lines = mt.fa_benchmark_table(data)
+    assert lines[2] == ('| 8192 (512x1024) | naive | 2.50 | 2559 | 25.00 | '
+                        'reference |')
+    assert lines[3] == ('| 8192 (512x1024) | fused | 0.20 | 95 | 2.00 | '
+                        '1e-08 / 2e-04 / 3e-04 |')
+    assert 'failed: MemoryError' in lines[4]

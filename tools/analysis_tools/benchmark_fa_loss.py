@@ -93,7 +93,7 @@ def main() -> None:
         '--sizes',
         type=hw_size,
         nargs='+',
-        default=['512x1024', '1024x2048'],
+        default=[(512, 1024), (1024, 2048)],
         help='HR feature sizes HxW (N = H*W/64)')
     parser.add_argument('--batch', type=positive_int, default=2)
     parser.add_argument('--c-seg', type=positive_int, default=19)
@@ -118,6 +118,8 @@ def main() -> None:
         type=non_negative_int,
         default=8192,
         help='skip the naive version above this N')
+    parser.add_argument('--out', default=None,
+                        help='write the measurements here (JSON)')
     args = parser.parse_args()
     import tempfile
 
@@ -138,6 +140,7 @@ def main() -> None:
     print(f'{"N":>6s} {"variant":>14s} {"time s":>8s} {"peak MiB":>9s} '
           f'{"bound s":>8s} {"x bound":>8s}')
     tmp = tempfile.mkdtemp()
+    sizes = []
     for size in args.sizes:
         h, w = size
         n = (h // 8) * (w // 8)
@@ -164,10 +167,13 @@ def main() -> None:
                       f'{r["peak_mib"]:9.0f} {bound:8.2f} '
                       f'{r["time"] / bound:8.2f}')
         ok = [k for k in res if 'error' not in res[k]]
+        sizes.append(dict(n=n, h=h, w=w, bound_s=bound, results=res,
+                          reference=ok[0] if ok else None, differences={}))
         if len(ok) < 2:
             continue
         ref = ok[0] if ok[0] == 'naive' else next(
             (k for k in ok if k.startswith('blocked')), ok[0])
+        sizes[-1]['reference'] = ref
         ref_out = torch.load(osp.join(tmp, f'{ref}_{n}.pt'))
         for key in ok:
             if key == ref:
@@ -178,11 +184,23 @@ def main() -> None:
                 for k in ('loss', 'g_seg', 'g_sr')
             }
             memory = res[key]['peak_mib'] / max(res[ref]['peak_mib'], 1e-9)
+            sizes[-1]['differences'][key] = dict(
+                rel, time_ratio=res[key]['time'] / res[ref]['time'],
+                memory_ratio=memory)
             print(f'{n:6d} {key}/{ref}: time '
                   f'{res[key]["time"] / res[ref]["time"]:.2f}x, peak memory '
                   f'{memory:.3f}x; relative difference loss '
                   f'{rel["loss"]:.1e}, grad seg {rel["g_seg"]:.1e}, grad sr '
                   f'{rel["g_sr"]:.1e}')
+    if args.out:
+        from mmseg_dsrl.analysis.runs import provenance
+        with open(args.out, 'w') as f:
+            json.dump(dict(batch=args.batch, c_seg=args.c_seg,
+                           c_sr=args.c_sr, subsample=8,
+                           repeats=args.repeats,
+                           threads=torch.get_num_threads(),
+                           matmul_rate=rate, sizes=sizes,
+                           provenance=provenance()), f, indent=1)
 
 
 if __name__ == '__main__':

@@ -5,11 +5,12 @@ alike) and inference GFLOPs at --shape for:
   * the paper's ICNet-R50 with exit sub4 / sub24 / sub124,
   * the same at width 0.5 (the released compressed widths),
   * mmseg's stock ICNet-R50 and PSPNet-R50-d8,
-then (unless --no-onnx) exports the sub124 graph to ONNX (opset 17) and
+then (unless --no-onnx) exports the sub124 graph to ONNX (opset 18) and
 compares ONNX Runtime's logits with PyTorch's.
 
 Example:
-    python tools/experiments/icnet_benchmark.py --shape 1024 2048 --runs 3
+    python tools/experiments/icnet_benchmark.py --shape 1024 2048 --runs 3 \
+        --out icnet_benchmark.json
 """
 import argparse
 import json
@@ -103,6 +104,7 @@ def main() -> None:
         print(f'{name:24s} {rows[name]["gflops"]:8.1f} '
               f'{rows[name]["params_m"]:9.2f} {med:10.3f} '
               f'{max(times[name]) - min(times[name]):9.3f} {psp / med:21.1f}')
+    onnx_diff = None
     if not args.no_onnx:
         from mmseg_dsrl.export.onnx import (
             export_onnx,
@@ -115,10 +117,16 @@ def main() -> None:
         diff = max_abs_difference(model, path, x)
         print(f'ONNX (opset 18) export of ICNet-R50 sub124 at {shape}: '
               f'max |logits torch - onnxruntime| = {diff:.2e}')
-        rows['onnx_max_abs_diff'] = diff
+        onnx_diff = diff
     if args.out:
+        from mmseg_dsrl.analysis.runs import provenance
         with open(args.out, 'w') as f:
-            json.dump(rows, f, indent=2)
+            json.dump(
+                dict(shape=list(shape), runs=args.runs, warmup=args.warmup,
+                     reference='mmseg PSPNet-R50-d8',
+                     rows=list(rows.values()),
+                     onnx_max_abs_diff=onnx_diff,
+                     provenance=provenance()), f, indent=2)
 
 
 if __name__ == '__main__':
