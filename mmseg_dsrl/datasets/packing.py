@@ -20,6 +20,9 @@ from typing import Dict, Sequence
 
 import cv2
 import numpy as np
+import torch
+
+from ..evaluation.metrics.sisr_quality_metric import psnr
 
 #: The SegNet layout's image folders and their label folders.
 SEGNET_SPLITS = (('train', 'trainannot'), ('val', 'valannot'))
@@ -31,8 +34,7 @@ def _sha256(data: bytes) -> str:
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64))**2))
-    return float('inf') if mse == 0 else 10 * np.log10(255.0**2 / mse)
+    return float(psnr(torch.from_numpy(a), torch.from_numpy(b)))
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
