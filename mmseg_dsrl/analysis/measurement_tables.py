@@ -18,17 +18,23 @@ lines of a page's generated block (:mod:`mmseg_dsrl.analysis.pages`):
   JSON, one row per check of the sections it ran;
 * :func:`int8_mixed_table`: ``tools/deployment/int8_mixed_precision.py``'s
   val mIoU and latency of fp32, INT8 and INT8 with its least accurate
-  tensors kept in fp32.
+  tensors kept in fp32;
+* :func:`compression_tables`:
+  ``tools/experiments/icnet_camvid_compression.py``'s ``compression.json``:
+  ICNet's exits, pruned models and the narrower network trained from
+  scratch, and their paired differences.
 """
 import os.path as osp
 import re
 from typing import Dict, List, Sequence
 
+from .runs import format_difference, format_mean_std, mean_std
 from .training_logs import markdown_table
 
 __all__ = ['run_label', 'timing_table', 'operators_table',
            'onnx_profile_table', 'int8_mixed_table', 'gpu_check_table',
-           'flops_table']
+           'flops_table', 'icnet_benchmark_table', 'fa_benchmark_table',
+           'compression_tables']
 
 
 def run_label(path: str) -> str:
@@ -332,3 +338,37 @@ def fa_benchmark_table(data: dict) -> List[str]:
         'N (HR size)', 'implementation', 'time (s)', 'peak memory (MiB)',
         'x compute bound', 'relative difference: loss / grad seg / grad sr'
     ], body).splitlines()
+
+
+def compression_tables(data: dict) -> List[str]:
+    """Two tables of ``icnet_camvid_compression.py``'s ``compression.json``:
+    each model's parameters, GFLOPs, CPU latency and mIoU over the seeds,
+    then the paired (same seed) differences between them.
+
+    Args:
+        data (dict): ``seeds``, ``rows`` (``arm``, ``params``, ``gflops``,
+            ``latency_ms``, ``mious``) and ``paired_differences`` (name ->
+            per-seed differences).
+
+    Returns:
+        list[str]: The lines of both tables, a blank line between them.
+    """
+    n = len(data['seeds'])
+    for r in data['rows']:
+        if len(r['mious']) != n:
+            raise ValueError(f'compression: {r["arm"]!r} has '
+                             f'{len(r["mious"])} mIoU values for the '
+                             f'{n} seeds {data["seeds"]}')
+    models = markdown_table(
+        ['model', 'params (M)', 'GFLOPs', 'CPU latency (ms)', 'mIoU',
+         'per seed'],
+        [[r['arm'], f'{r["params"] / 1e6:.3f}', f'{r["gflops"]:.3f}',
+          f'{r["latency_ms"]:.1f}',
+          format_mean_std(**mean_std(r['mious'])),
+          ', '.join(f'{v:.2f}' for v in r['mious'])]
+         for r in data['rows']])
+    differences = markdown_table(
+        ['paired difference (same seed)', 'per seed', 'mean ± std'],
+        [[k, ', '.join(f'{v:+.2f}' for v in d), format_difference(d)]
+         for k, d in data['paired_differences'].items()])
+    return models.splitlines() + [''] + differences.splitlines()

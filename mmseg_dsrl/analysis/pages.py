@@ -23,7 +23,7 @@ under the page's root (or the block's own ``records=FOLDER``), ``dir=`` and
   records (``files=A,B,...``, merged per checkpoint, ``paths=`` the
   columns in order, each with its difference from ``eager``);
 * ``timing`` (``files=``), ``operators``, ``gpu-check``, ``flops``,
-  ``icnet-benchmark`` and ``fa-benchmark`` (``file=``),
+  ``icnet-benchmark``, ``fa-benchmark`` and ``compression`` (``file=``),
   ``onnx-profile`` and ``int8-mixed`` (``files=``): the measuring tools'
   raw JSON
   (:mod:`mmseg_dsrl.analysis.measurement_tables`).
@@ -41,8 +41,8 @@ import re
 import statistics
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from .measurement_tables import (fa_benchmark_table, flops_table,
-                                 gpu_check_table,
+from .measurement_tables import (compression_tables, fa_benchmark_table,
+                                 flops_table, gpu_check_table,
                                  icnet_benchmark_table, int8_mixed_table,
                                  onnx_profile_table, operators_table,
                                  run_label, timing_table)
@@ -201,6 +201,8 @@ def _one_file_block(kind: str, data, options: Dict[str, str],
         return icnet_benchmark_table(data)
     if kind == 'fa-benchmark':
         return fa_benchmark_table(data)
+    if kind == 'compression':
+        return compression_tables(data)
     return operators_table(data)
 
 
@@ -221,7 +223,7 @@ def _files_block(kind: str, names: List[str], records: List[dict],
 
 #: Kinds that read one raw file (``file=``) or several (``files=``).
 ONE_FILE_KINDS = ('demo', 'deployment', 'operators', 'gpu-check', 'flops',
-                  'icnet-benchmark', 'fa-benchmark')
+                  'icnet-benchmark', 'fa-benchmark', 'compression')
 FILES_KINDS = ('deployed-miou', 'timing', 'onnx-profile', 'int8-mixed')
 
 

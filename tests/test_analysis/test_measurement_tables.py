@@ -137,3 +137,25 @@ def test_fa_benchmark_table_marks_reference_and_failures():
     assert lines[3] == ('| 8192 (512x1024) | fused | 0.20 | 95 | 2.00 | '
                         '1e-08 / 2e-04 / 3e-04 |')
     assert 'failed: MemoryError' in lines[4]
+
+
+def test_compression_tables_give_models_then_paired_differences():
+    data = dict(seeds=[0, 1],
+                rows=[dict(arm='exit sub124', params=2.96e6, gflops=0.9812,
+                           latency_ms=46.54, mious=[50.0, 52.0]),
+                      dict(arm='one-shot 0.5', params=7.42e5, gflops=0.256,
+                           latency_ms=35.0, mious=[49.0, 52.5])],
+                paired_differences={
+                    'one-shot 0.5 minus exit sub124': [-1.0, 0.5]})
+    lines = mt.compression_tables(data)
+    assert lines[2] == ('| exit sub124 | 2.960 | 0.981 | 46.5 | 51.00 ± 1.41 '
+                        '| 50.00, 52.00 |')
+    blank = lines.index('')
+    assert lines[blank + 1].startswith('| paired difference (same seed) |')
+    assert lines[blank + 3] == ('| one-shot 0.5 minus exit sub124 | '
+                                '-1.00, +0.50 | -0.25 ± 1.06 |')
+    data['rows'][1]['mious'] = [49.0]
+    with pytest.raises(ValueError,
+                       match=r"'one-shot 0.5' has 1 mIoU values for the 2 "
+                       r'seeds \[0, 1\]'):
+        mt.compression_tables(data)

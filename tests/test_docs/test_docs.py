@@ -1,5 +1,6 @@
 """The documentation points at things that exist: every path a Markdown
-file quotes or links, and the metafile of every config folder."""
+file quotes or links (and the heading a link's anchor names), and the
+metafile of every config folder."""
 import glob
 import os.path as osp
 import re
@@ -13,6 +14,29 @@ from dsrl_test_utils import REPO
 QUOTED = re.compile(
     r'(?<![\w./-])((?:tools|configs|docs|mmseg_dsrl|tests)/[\w./-]*\w)')
 LINK = re.compile(r'\]\(([^)\s]+)\)')
+HEADING = re.compile(r'^#{1,6} (.+)$', re.MULTILINE)
+FENCE = re.compile(r'^```.*?^```', re.MULTILINE | re.DOTALL)
+
+
+def heading_anchors(text: str) -> set:
+    """The anchors GitHub gives a Markdown file's headings: lower case,
+    punctuation but hyphens and underscores dropped, spaces as hyphens,
+    repeats numbered ``-1``, ``-2``, ... (code blocks have no headings)."""
+    anchors, seen = set(), {}
+    for title in HEADING.findall(FENCE.sub('', text)):
+        title = re.sub(r'`|\*\*', '', title.strip())
+        slug = re.sub(r'[^\w\- ]', '', title.lower()).replace(' ', '-')
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        anchors.add(slug if n == 0 else f'{slug}-{n}')
+    return anchors
+
+
+def test_heading_anchors_follow_githubs_slugs():
+    text = ('# A. B: c, d (2026-11-23)\n```\n# not a heading\n```\n'
+            '## A. B: c, d (2026-11-23)\n### `x_y` -- z\n')
+    assert heading_anchors(text) == {'a-b-c-d-2026-11-23',
+                                     'a-b-c-d-2026-11-23-1', 'x_y----z'}
 
 
 def _markdown_files():
@@ -37,12 +61,17 @@ def test_paths_quoted_and_linked_in_markdown_exist(md):
         # An output prefix (``--out docs/x`` writes docs/x.md, docs/x.png).
         if not osp.exists(full) and not glob.glob(full + '.*'):
             missing.append(path)
-    for target in set(LINK.findall(text)):
-        if target.startswith(('http://', 'https://', '#', 'mailto:')):
+    for link in set(LINK.findall(text)):
+        if link.startswith(('http://', 'https://', 'mailto:')):
             continue
-        target = target.split('#')[0]
-        if not osp.exists(osp.join(REPO, osp.dirname(md), target)):
+        target, _, anchor = link.partition('#')
+        full = osp.join(REPO, osp.dirname(md), target) if target else osp.join(
+            REPO, md)
+        if not osp.exists(full):
             missing.append(f'link {target}')
+        elif anchor and full.endswith('.md') and anchor not in heading_anchors(
+                open(full, encoding='utf-8').read()):
+            missing.append(f'anchor {link}')
     assert not missing, f'{md}: {sorted(missing)}'
 
 

@@ -258,25 +258,11 @@ def main(argv=None) -> None:
 
 
 def write_markdown(result: dict, path: str) -> None:
-    from mmseg_dsrl.analysis.runs import format_mean_std, mean_std
-    from mmseg_dsrl.analysis.training_logs import markdown_table
-    n = len(result['seeds'])
-    models = markdown_table(
-        ['model', 'params (M)', 'GFLOPs', 'CPU latency (ms)', 'mIoU',
-         'per seed'],
-        [[r['arm'], f'{r["params"] / 1e6:.3f}', f'{r["gflops"]:.3f}',
-          f'{r["latency_ms"]:.1f}',
-          format_mean_std(r['miou_mean'], r['miou_std'], n),
-          ', '.join(f'{v:.2f}' for v in r['mious'])]
-         for r in result['rows']])
-    differences = markdown_table(
-        ['paired difference (same seed)', 'per seed', 'mean ± std'],
-        [[k, ', '.join(f'{v:+.2f}' for v in d),
-          '{mean:+.2f} ± {std:.2f}'.format(**mean_std(d))]
-         for k, d in result['paired_differences'].items()])
+    from mmseg_dsrl.analysis.measurement_tables import compression_tables
     text = (f'seeds {result["seeds"]}; CPU latency: median of round-robin '
             f'runs, {result["threads"]} threads, batch 1 at '
-            f'{SHAPE[0]}x{SHAPE[1]}\n\n{models}\n\n{differences}')
+            f'{SHAPE[0]}x{SHAPE[1]}\n\n' +
+            '\n'.join(compression_tables(result)))
     with open(path, 'w') as f:
         f.write(text + '\n')
     print(text)
