@@ -277,23 +277,30 @@ def _schedule(config: str) -> Optional[int]:
 
 
 def shipped_results(repo: str) -> Dict[str, List[float]]:
-    """Per config, the val mIoU of every committed run of it as shipped
-    (no overrides, its own schedule): run records under ``results/`` and
-    the demo's rows."""
-    out: Dict[str, List[float]] = {}
+    """Per config, the val mIoU of each seed run of it as shipped (no
+    overrides, its own schedule), from the run records under ``results/``
+    and the demo's rows; a seed run on several machines counts once, as
+    the mean of its runs."""
+    by_seed: Dict[str, Dict[int, List[float]]] = {}
     for folder in sorted(glob.glob('results/*/', root_dir=repo)):
         for r in load_records(osp.join(repo, folder)):
             iters = _schedule(r['config'])
             ran = iters if r['iters'] is None else r['iters']
             if r.get('cfg_options') or r['split'] != 'val' or ran != iters:
                 continue
-            out.setdefault(r['config'], []).append(r['mIoU'])
+            by_seed.setdefault(r['config'], {}).setdefault(
+                r['seed'], []).append(r['mIoU'])
     for path in sorted(glob.glob('results/demo/*.json', root_dir=repo)):
         with open(osp.join(repo, path)) as f:
             for row in json.load(f):
                 if row.get('iters') in (None, _schedule(row['config'])):
-                    out.setdefault(row['config'], []).append(row['mIoU'])
-    return out
+                    by_seed.setdefault(row['config'], {}).setdefault(
+                        row.get('seed'), []).append(row['mIoU'])
+    return {
+        config: [statistics.fmean(runs) for _, runs in sorted(
+            seeds.items(), key=lambda item: str(item[0]))]
+        for config, seeds in by_seed.items()
+    }
 
 
 def metafile_differences(repo: str, metafile: str,
@@ -315,7 +322,7 @@ def metafile_differences(repo: str, metafile: str,
         elif runs and round(statistics.fmean(runs), 2) != shown:
             problems.append(
                 f'{metafile}: {model["Name"]} shows mIoU {shown}; its '
-                f'{len(runs)} record(s) give '
+                f'{len(runs)} seed(s) give '
                 f'{round(statistics.fmean(runs), 2)}')
     return problems
 
