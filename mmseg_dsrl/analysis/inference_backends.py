@@ -21,6 +21,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from ..export.emulated_cpu import AVX2_CPU
 from ..export.onnx import TensorModeWrapper, export_onnx
 
 BACKENDS = ('pytorch', 'onnxruntime', 'openvino')
@@ -68,6 +69,14 @@ class InferencePath:
             dynamic height and width (``export_onnx(..., dynamic_hw=True)``:
             the LR input's downsampling as ONNX ``Resize(antialias=1)``
             instead of the traced size's filters).
+        reduce_range (bool): INT8 only: weights in 7 bits (see
+            :func:`mmseg_dsrl.export.quantization.quantize_int8`), for CPUs
+            without VNNI, where ONNX Runtime's 8-bit products can saturate.
+        emulate_cpu (str, optional): ONNX Runtime only: run the graph
+            under QEMU as this x86 CPU model (e.g. 'Haswell': AVX2, no
+            VNNI), to see what ONNX Runtime computes there
+            (:mod:`mmseg_dsrl.export.emulated_cpu`); for accuracy, not
+            speed.
     """
     backend: str = 'pytorch'
     precision: str = 'fp32'
@@ -77,6 +86,8 @@ class InferencePath:
     int8_scope: str = 'all'
     fp32_nodes: Tuple[str, ...] = ()
     dynamic_hw: bool = False
+    reduce_range: bool = False
+    emulate_cpu: Optional[str] = None
 
     @property
     def name(self) -> str:
@@ -93,6 +104,10 @@ class InferencePath:
             parts.append(f'{len(self.fp32_nodes)} nodes fp32')
         if self.dynamic_hw:
             parts.append('dynamic H/W')
+        if self.reduce_range:
+            parts.append('reduce-range')
+        if self.emulate_cpu:
+            parts.append(f'on {self.emulate_cpu} (emulated)')
         return ' '.join(parts)
 
     def check(self, device: str) -> None:
@@ -140,6 +155,12 @@ class InferencePath:
         if self.fp32_nodes and self.precision != 'int8':
             raise ValueError(f'fp32_nodes keeps nodes of an INT8 graph in '
                              f'fp32; precision is {self.precision!r}')
+        if self.emulate_cpu and self.backend != 'onnxruntime':
+            raise ValueError('emulate_cpu runs ONNX Runtime under QEMU; '
+                             f'backend is {self.backend!r}')
+        if self.reduce_range and self.precision != 'int8':
+            raise ValueError('reduce_range quantizes INT8 weights to 7 bits; '
+                             f'precision is {self.precision!r}')
         if self.precision == 'fp16' and device == 'cpu':
             raise ValueError('precision fp16 needs a CUDA device (CPU half '
                              'convolutions are slow reference kernels); use '
@@ -209,6 +230,16 @@ NAMED_PATHS = {
     'onnxruntime-dynamic-hw': InferencePath('onnxruntime', dynamic_hw=True),
     'onnxruntime-int8-dynamic-hw': InferencePath(
         'onnxruntime', 'int8', dynamic_hw=True),
+    'onnxruntime-int8-reduce-range': InferencePath(
+        'onnxruntime', 'int8', reduce_range=True),
+    # What ONNX Runtime computes on a CPU without VNNI (emulated: accuracy
+    # only, see mmseg_dsrl.export.emulated_cpu).
+    'onnxruntime-emulated-avx2': InferencePath(
+        'onnxruntime', emulate_cpu=AVX2_CPU),
+    'onnxruntime-int8-emulated-avx2': InferencePath(
+        'onnxruntime', 'int8', emulate_cpu=AVX2_CPU),
+    'onnxruntime-int8-reduce-range-emulated-avx2': InferencePath(
+        'onnxruntime', 'int8', reduce_range=True, emulate_cpu=AVX2_CPU),
     'openvino': InferencePath('openvino'),
     'openvino-bf16': InferencePath('openvino', 'bf16'),
     'openvino-int8': InferencePath('openvino', 'int8'),
@@ -258,6 +289,9 @@ def build_runner(
                 f'_{v}' for v, default in ((path.calibration, 'minmax'),
                                            (path.int8_scope, 'all'))
                 if v != default)
+            if path.reduce_range:
+                suffix += '_reduce-range'
+
             if path.fp32_nodes:
                 digest = hashlib.sha256(
                     '\n'.join(path.fp32_nodes).encode()).hexdigest()[:12]
@@ -267,11 +301,16 @@ def build_runner(
                 quantize_int8(onnx_path, calibration, int8_path,
                               method=path.calibration,
                               op_types=_INT8_OP_TYPES[path.int8_scope],
-                              nodes_to_exclude=path.fp32_nodes)
+                              nodes_to_exclude=path.fp32_nodes,
+                              reduce_range=path.reduce_range)
             onnx_path = int8_path
         if path.backend == 'openvino':
             check_openvino_graph(onnx_path)
             return _openvino_runner(onnx_path, path.precision)
+        if path.emulate_cpu:
+            from ..export.emulated_cpu import emulated_onnx_runner
+            return emulated_onnx_runner(onnx_path, path.emulate_cpu,
+                                        torch.get_num_threads())
         import onnxruntime as ort
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()

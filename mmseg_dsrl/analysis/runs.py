@@ -86,10 +86,32 @@ def train_and_evaluate(config: str,
         checkpoint=f'{work_dir}/iter_{cfg.train_cfg.max_iters}.pth')
 
 
+#: The CPU flags that decide which kernels torch, ONNX Runtime and OpenVINO
+#: run: two CPUs of one model name can differ in them (an AMD EPYC with AVX2
+#: only, another with AVX-512 VNNI), and with them in results (float
+#: reduction order) and in INT8 accuracy (without VNNI, ONNX Runtime's u8s8
+#: products saturate in 16 bits).
+CPU_FEATURES = ('avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'avx512_bf16',
+                'amx_bf16', 'amx_int8')
+
+
+def cpu_features(cpuinfo: str = '/proc/cpuinfo') -> Optional[List[str]]:
+    """The flags of :data:`CPU_FEATURES` the CPU has (None where
+    ``cpuinfo`` cannot be read, e.g. not Linux)."""
+    try:
+        with open(cpuinfo) as f:
+            flags = next(line.split(':', 1)[1].split() for line in f
+                         if line.startswith('flags'))
+    except (OSError, StopIteration):
+        return None
+    return [name for name in CPU_FEATURES if name in flags]
+
+
 def provenance() -> Dict[str, object]:
-    """Where a run ran: CPU model, cores, torch threads, GPU (if any), the
-    versions of torch / mmcv / mmengine / mmseg and the repository commit
-    (with ``+dirty`` when the work tree had changes)."""
+    """Where a run ran: CPU model and the instruction sets that change its
+    numerics and speed (:func:`cpu_features`), cores, torch threads, GPU (if
+    any), the versions of torch / mmcv / mmengine / mmseg and the repository
+    commit (with ``+dirty`` when the work tree had changes)."""
     import platform
     import subprocess
 
@@ -119,6 +141,7 @@ def provenance() -> Dict[str, object]:
         commit += '+dirty'
     return dict(
         cpu=cpu,
+        cpu_features=cpu_features(),
         cores=os.cpu_count(),
         torch_threads=torch.get_num_threads(),
         gpu=torch.cuda.get_device_name(0)

@@ -54,7 +54,8 @@ def quantize_int8(onnx_path: str,
                   per_channel: bool = True,
                   method: str = 'minmax',
                   op_types: Optional[Sequence[str]] = None,
-                  nodes_to_exclude: Sequence[str] = ()) -> str:
+                  nodes_to_exclude: Sequence[str] = (),
+                  reduce_range: bool = False) -> str:
     """Write the INT8 (QDQ) version of an fp32 ONNX graph.
 
     Args:
@@ -74,6 +75,14 @@ def quantize_int8(onnx_path: str,
         nodes_to_exclude (Sequence[str]): Names of nodes of the graph
             that stay fp32 (e.g. the least accurate ones of
             :func:`mmseg_dsrl.analysis.int8_sensitivity.activation_sqnr`).
+        reduce_range (bool): Weights in 7 bits ([-64, 63]) instead of 8.
+            On x86 CPUs without VNNI, ONNX Runtime multiplies uint8
+            activations by int8 weights with an instruction that adds each
+            pair of products into 16 bits and saturates there (up to
+            2 x 255 x 127 > 32767); 7-bit weights keep every pair in range
+            (2 x 255 x 64 < 32767), at the cost of one bit of weight
+            precision. CPUs with VNNI (AVX512-VNNI, AVX-VNNI) accumulate in
+            32 bits and need no reduced range. Default False.
 
     Returns:
         str: ``out_path``.
@@ -116,7 +125,8 @@ def quantize_int8(onnx_path: str,
             weight_type=QuantType.QInt8,
             calibrate_method=methods[method],
             op_types_to_quantize=list(op_types) if op_types else None,
-            nodes_to_exclude=list(nodes_to_exclude))
+            nodes_to_exclude=list(nodes_to_exclude),
+            reduce_range=reduce_range)
     return out_path
 
 

@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     )
     from mmseg_dsrl.analysis.inference_backends import build_runner
     from mmseg_dsrl.analysis.measurement import build_inference_model
-    from mmseg_dsrl.analysis.runs import set_data_root
+    from mmseg_dsrl.analysis.runs import provenance, set_data_root
     from mmseg_dsrl.export.quantization import read_calibration_images
     cfg = load_config(args.config, args.cfg_options)
     use_bn_without_cuda(cfg)
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
                      calibration_dir=args.calibration_dir,
                      calibration_images=args.calibration_images,
                      max_images=args.max_images, results=results,
-                     skipped=skipped),
+                     skipped=skipped, provenance=provenance()),
                 f, indent=2)
     return 0
 

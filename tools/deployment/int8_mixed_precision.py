@@ -104,7 +104,7 @@ def main(argv=None) -> int:
                                                       fewest_fp32_tensors,
                                                       fp32_nodes_for)
     from mmseg_dsrl.analysis.measurement import build_inference_model
-    from mmseg_dsrl.analysis.runs import set_data_root
+    from mmseg_dsrl.analysis.runs import provenance, set_data_root
     from mmseg_dsrl.export.quantization import read_calibration_images
 
     def config(options):
@@ -181,7 +181,8 @@ def main(argv=None) -> int:
                     for s in steps
                 ], chosen_k=None if chosen is None else chosen['k'],
                 val_mIoU=val, latency_ms=latency,
-                latency_runs=args.latency_runs, ranking=ranking[:40]),
+                latency_runs=args.latency_runs, ranking=ranking[:40],
+                provenance=provenance()),
                 f, indent=2)
     return 0 if chosen is not None else 1
 
