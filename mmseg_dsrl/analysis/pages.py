@@ -173,7 +173,7 @@ def deployed_miou_table(records: Sequence[dict],
             else:
                 cells.append(f'{got["mIoU"]:.2f} ({got["mIoU"] - eager:+.2f})')
         body.append(cells)
-    return markdown_table(['config (seed 0 checkpoint)', *paths],
+    return markdown_table(['config', *paths],
                           body).splitlines()
 
 
