@@ -21,8 +21,9 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from ..export.emulated_cpu import AVX2_CPU
+from ..export.emulated_cpu import AVX2_CPU, emulated_onnx_runner
 from ..export.onnx import TensorModeWrapper, export_onnx
+from ..export.ort_worker import cpu_session
 
 BACKENDS = ('pytorch', 'onnxruntime', 'openvino')
 PRECISIONS = ('fp32', 'fp16', 'bf16', 'int8')
@@ -286,12 +287,10 @@ def build_runner(
                     'ranges')
             from ..export.quantization import quantize_int8
             suffix = ''.join(
-                f'_{v}' for v, default in ((path.calibration, 'minmax'),
-                                           (path.int8_scope, 'all'))
+                f'_{v}' for v, default in (
+                    (path.calibration, 'minmax'), (path.int8_scope, 'all'),
+                    ('reduce-range' if path.reduce_range else '', ''))
                 if v != default)
-            if path.reduce_range:
-                suffix += '_reduce-range'
-
             if path.fp32_nodes:
                 digest = hashlib.sha256(
                     '\n'.join(path.fp32_nodes).encode()).hexdigest()[:12]
@@ -308,16 +307,9 @@ def build_runner(
             check_openvino_graph(onnx_path)
             return _openvino_runner(onnx_path, path.precision)
         if path.emulate_cpu:
-            from ..export.emulated_cpu import emulated_onnx_runner
             return emulated_onnx_runner(onnx_path, path.emulate_cpu,
                                         torch.get_num_threads())
-        import onnxruntime as ort
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        options.graph_optimization_level = (
-            ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
-        session = ort.InferenceSession(
-            onnx_path, options, providers=['CPUExecutionProvider'])
+        session = cpu_session(onnx_path, torch.get_num_threads())
 
         def run_onnx(x: Tensor) -> Tensor:
             (logits, ) = session.run(None, {'input': x.numpy()})
@@ -390,11 +382,7 @@ def int8_matmul_rate(backend: str,
     if backend == 'openvino':
         run = _openvino_runner(int8, 'int8')
     else:
-        import onnxruntime as ort
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        session = ort.InferenceSession(
-            int8, options, providers=['CPUExecutionProvider'])
+        session = cpu_session(int8, torch.get_num_threads())
         array = x.numpy()
 
         def run(_: Tensor) -> None:

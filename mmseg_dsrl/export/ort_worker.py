@@ -46,14 +46,19 @@ def read_frame(stream: BinaryIO) -> Optional[np.ndarray]:
     return np.load(io.BytesIO(data), allow_pickle=False)
 
 
-def main(argv: list) -> int:
+def cpu_session(model: str, threads: int):
+    """ONNX Runtime's CPU session of ``model`` as every runner here builds
+    it: ``threads`` intra-op threads, all graph optimisations."""
     import onnxruntime as ort
-    model, threads = argv[0], int(argv[1])
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = ort.InferenceSession(model, options,
-                                   providers=['CPUExecutionProvider'])
+    return ort.InferenceSession(model, options,
+                                providers=['CPUExecutionProvider'])
+
+
+def main(argv: list) -> int:
+    session = cpu_session(argv[0], int(argv[1]))
     name = session.get_inputs()[0].name
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     # One byte once the session exists, so the caller's first request does
